@@ -1,0 +1,47 @@
+# Portfolio Pipeline — the two README commands (`make demo`, `make test`) do all the set-up.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORTFOLIO_HOME ?= $(CURDIR)/.portfolio
+DAGSTER_HOME ?= $(PORTFOLIO_HOME)/dagster
+DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
+export PORTFOLIO_HOME DAGSTER_HOME DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS
+
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test dev lint bench install instance clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,ib]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+instance:
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+## make demo: set up, migrate and run the main job on the simulated demo market (SQLite).
+demo: install instance
+	$(BIN)/portfolio demo
+
+## make test: lint, then the whole test suite.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+## make dev: the Dagster UI (webserver + daemon) on the same state the demo wrote.
+dev: install instance
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: install
+	$(BIN)/python -m benchmarks.ingest --symbols 5000 --days 1260
+
+clean:
+	rm -rf $(PORTFOLIO_HOME)

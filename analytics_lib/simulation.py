@@ -1,0 +1,1065 @@
+"""The demo market: a deterministic, simulated US equity market with a planted truth.
+
+Everything produced here is **simulated**: the tickers (``TEC001``, ``UTL004``, ...), names
+("Simulated Tech Co 1"), prices, market caps, benchmark weights and the demo portfolio are made
+up. Only the eleven SPDR sector-ETF tickers and ``SPY`` are real tickers, and their series are
+built from the simulated stocks.
+
+Currently implemented
+---------------------
+``trading_calendar``
+    Weekdays in a range split into trading days and market holidays.
+``simulate_market``
+    Stocks in the 11 GICS sectors with planted market betas, sector factors and GARCH-type
+    volatility clustering; SPY as the market; the 11 sector ETFs built from their members; ETF
+    holdings; S&P-style benchmark sector weights; a demo portfolio; and the planted truth
+    (:class:`PlantedTruth`) so tests can check that analytics recover it.
+
+The module is pure: no I/O, no environment, deterministic for a seed, vectorised over symbols
+(the only Python loop runs over trading days).
+"""
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from analytics_lib._typing import GICS_SECTORS, TRADING_DAYS_PER_YEAR, FloatArray, PriceFrame
+from analytics_lib.exceptions import AnalyticsError
+from analytics_lib.validation import require_date, require_positive_int
+
+__all__ = [
+    "ACCOUNT",
+    "BENCHMARK",
+    "BENCHMARK_REBALANCE_DAYS",
+    "LATE_LISTING_DAY",
+    "MARKET_SYMBOL",
+    "MAX_SYMBOLS",
+    "MIN_SYMBOLS",
+    "MIN_TRADING_DAYS",
+    "SECTOR_ETFS",
+    "SPLIT_DAY",
+    "DemoMarket",
+    "PlantedTruth",
+    "simulate_market",
+    "trading_calendar",
+]
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+MARKET_SYMBOL: Final = "SPY"
+"""The market ETF; its daily return *is* the simulated market factor."""
+BENCHMARK: Final = "SP500"
+"""Name of the simulated benchmark in ``benchmark_sector_weights``."""
+ACCOUNT: Final = "DEMO"
+"""Account name of the demo portfolio."""
+MIN_STOCKS_PER_SECTOR: Final = 3
+MIN_SYMBOLS: Final = MIN_STOCKS_PER_SECTOR * len(GICS_SECTORS)
+"""Smallest ``n_symbols``: three stocks in each of the 11 GICS sectors."""
+MAX_SYMBOLS: Final = 20_000
+"""Largest ``n_symbols`` (keeps tickers within 8 characters and memory bounded)."""
+MIN_TRADING_DAYS: Final = 22
+"""Smallest number of trading days in ``[start, end]`` (two benchmark as-of dates)."""
+LATE_LISTING_DAY: Final = 504
+"""Trading-day offset from the first trading day at which the late-listed stock starts trading."""
+SPLIT_DAY: Final = 630
+"""Trading-day offset from the first trading day of the 2:1 stock split (effective that day)."""
+SPLIT_RATIO: Final = 2.0
+BENCHMARK_REBALANCE_DAYS: Final = 21
+"""Benchmark sector weights are published every this many trading days from the first day."""
+EVENT_HORIZON: Final = 1260
+"""Symbol-level missing days are planted within this many trading days of the first day."""
+RETURN_GUARD: Final = 0.45
+"""Stock returns are clipped to +/- this value (a guard; it does not bind in practice)."""
+SHOCK_CLIP: Final = 4.0
+"""Standard-normal shocks are clipped to +/- this many standard deviations."""
+
+_MARKET_PRICE0: Final = 400.0
+_MARKET_VOL: Final = 0.17
+_MARKET_MEAN: Final = 0.08 / TRADING_DAYS_PER_YEAR
+_MARKET_GARCH: Final = (0.08, 0.87)  # (alpha, beta): persistence 0.95, half-life ~13.5 days
+_MARKET_SPIKE: Final = (1.0 / 250.0, 4.0)  # (daily probability, variance multiplier)
+_SECTOR_GARCH: Final = (0.06, 0.89)  # persistence 0.95, half-life ~13.5 days
+_IDIO_SPIKE: Final = (1.0 / 500.0, 4.0)
+_VARIANCE_CAP: Final = 16.0  # conditional variance <= 16 x long-run variance (vol <= 4x)
+_SPLIT_PRICE0: Final = 250.0
+
+
+@dataclass(frozen=True)
+class _SectorSpec:
+    sector: str
+    code: str
+    etf: str
+    label: str
+    benchmark_weight: float
+    count_weight: float
+    mean_beta: float
+    factor_vol: float
+    etf_price0: float
+    industries: tuple[str, ...]
+
+
+_SECTOR_SPECS: Final = (
+    _SectorSpec(
+        "Information Technology", "TEC", "XLK", "Tech", 0.300, 68, 1.35, 0.12, 150.0,
+        ("Software", "Semiconductors & Semiconductor Equipment", "IT Services",
+         "Communications Equipment"),
+    ),
+    _SectorSpec(
+        "Health Care", "HLT", "XLV", "Health", 0.120, 62, 0.80, 0.10, 130.0,
+        ("Pharmaceuticals", "Biotechnology", "Health Care Equipment & Supplies",
+         "Health Care Providers & Services"),
+    ),
+    _SectorSpec(
+        "Financials", "FIN", "XLF", "Financial", 0.130, 72, 1.10, 0.11, 35.0,
+        ("Banks", "Capital Markets", "Insurance", "Financial Services"),
+    ),
+    _SectorSpec(
+        "Consumer Discretionary", "CND", "XLY", "Consumer", 0.105, 51, 1.30, 0.10, 160.0,
+        ("Broadline Retail", "Automobiles", "Hotels, Restaurants & Leisure", "Specialty Retail"),
+    ),
+    _SectorSpec(
+        "Communication Services", "COM", "XLC", "Media", 0.090, 22, 1.10, 0.11, 70.0,
+        ("Interactive Media & Services", "Entertainment",
+         "Diversified Telecommunication Services", "Media"),
+    ),
+    _SectorSpec(
+        "Industrials", "IND", "XLI", "Industrial", 0.085, 78, 1.05, 0.08, 100.0,
+        ("Aerospace & Defense", "Machinery", "Ground Transportation", "Electrical Equipment"),
+    ),
+    _SectorSpec(
+        "Consumer Staples", "STP", "XLP", "Staples", 0.060, 38, 0.60, 0.07, 75.0,
+        ("Beverages", "Household Products", "Food Products",
+         "Consumer Staples Distribution & Retail"),
+    ),
+    _SectorSpec(
+        "Energy", "ENE", "XLE", "Energy", 0.036, 22, 1.00, 0.18, 85.0,
+        ("Oil, Gas & Consumable Fuels", "Energy Equipment & Services"),
+    ),
+    _SectorSpec(
+        "Utilities", "UTL", "XLU", "Utility", 0.026, 31, 0.50, 0.09, 65.0,
+        ("Electric Utilities", "Multi-Utilities", "Gas Utilities"),
+    ),
+    _SectorSpec(
+        "Real Estate", "REA", "XLRE", "Realty", 0.023, 31, 0.85, 0.10, 40.0,
+        ("Specialized REITs", "Residential REITs", "Retail REITs",
+         "Real Estate Management & Development"),
+    ),
+    _SectorSpec(
+        "Materials", "MAT", "XLB", "Materials", 0.025, 28, 1.05, 0.10, 85.0,
+        ("Chemicals", "Metals & Mining", "Construction Materials", "Containers & Packaging"),
+    ),
+)  # fmt: skip
+
+SECTOR_ETFS: Final[Mapping[str, str]] = MappingProxyType(
+    {spec.sector: spec.etf for spec in _SECTOR_SPECS}
+)
+"""GICS sector name -> SPDR sector ETF ticker (XLK, XLV, ...)."""
+
+# Positions of the demo portfolio: (sector index, stock number within sector) and ETFs.
+_POSITION_STOCKS: Final = (
+    *((s, 0) for s in range(len(_SECTOR_SPECS))),
+    (0, 1), (1, 1), (2, 1), (3, 1), (5, 1),
+)  # fmt: skip
+_POSITION_ETFS: Final = (MARKET_SYMBOL, "XLK", "XLV", "XLE")
+_HIGH_BETA_ANCHOR: Final = (0, 0, 2.5)  # (sector index, stock number, beta): TEC first stock
+_LOW_BETA_ANCHOR: Final = (8, 0, 0.2)  # UTL first stock
+_LATE_SECTOR: Final = 0  # the last Information Technology stock lists late
+_SPLIT_SECTOR: Final = 1  # the last Health Care stock splits 2:1
+
+
+@dataclass(frozen=True, eq=False)
+class PlantedTruth:
+    """The parameters and events the demo market was built from.
+
+    Attributes
+    ----------
+    betas : pd.Series
+        Planted market beta, indexed by symbol: every stock, ``SPY`` (exactly 1.0) and each
+        sector ETF (the holdings-weighted beta of its members, using the holdings in force on
+        the last day of the range).
+    sectors : pd.Series
+        GICS sector name of every stock, indexed by symbol.
+    holidays : tuple of datetime.date
+        Weekdays in ``[start, end]`` with no trading at all (no row for any symbol).
+    missing : pd.DataFrame
+        Columns ``symbol, date``: symbol-level missing days inside the range (the symbol has
+        no row that day although the market traded).
+    listings : pd.Series
+        Symbol -> first trading date (datetime64) of every late-listed stock. The date is fixed
+        at ``LATE_LISTING_DAY`` trading days after the first trading day, so it can lie after
+        ``end`` for short ranges; the stock then has no rows at all.
+    splits : pd.DataFrame
+        Columns ``symbol, date, ratio``: planted splits, effective at the open of ``date``
+        (fixed at ``SPLIT_DAY`` trading days after the first trading day, possibly after
+        ``end``). See :func:`simulate_market` for the ``adj_close`` rule.
+    stock_params : pd.DataFrame
+        Indexed by stock symbol, columns ``sector, alpha, beta, sector_loading, idio_vol,
+        garch_alpha, garch_beta, half_life, long_run_vol, market_cap``: the model of each stock
+        (``alpha`` daily; ``idio_vol`` and ``long_run_vol`` annualised; ``half_life`` of the
+        idiosyncratic variance in trading days).
+    factor_params : pd.DataFrame
+        Indexed by factor (``"market"`` and the 11 sector names), columns ``mean`` (daily),
+        ``vol`` (annualised long-run), ``garch_alpha, garch_beta, half_life, spike_prob,
+        spike_multiplier``.
+    market_variance : pd.Series
+        Conditional daily variance of the market factor (SPY's return) on each trading day.
+    """
+
+    betas: pd.Series
+    sectors: pd.Series
+    holidays: tuple[dt.date, ...]
+    missing: pd.DataFrame
+    listings: pd.Series
+    splits: pd.DataFrame
+    stock_params: pd.DataFrame
+    factor_params: pd.DataFrame
+    market_variance: pd.Series
+
+
+@dataclass(frozen=True, eq=False)
+class DemoMarket:
+    """A simulated market in the CSV-directory shapes of DESIGN.md section 4.
+
+    Attributes
+    ----------
+    prices : pd.DataFrame
+        Long frame ``date, symbol, open, high, low, close, adj_close, volume``: ``date``
+        datetime64[ns] (tz-naive), ``symbol`` str, prices float64, ``volume`` int64; sorted by
+        ``symbol, date`` with unique ``(date, symbol)``.
+    instruments : pd.DataFrame
+        ``symbol, name, sector, industry, market_cap, asset_type, currency``; stocks have a
+        GICS sector and a market cap, ETFs have neither (NaN), as in the real-data fixtures.
+    benchmark_sector_weights : pd.DataFrame
+        ``benchmark, asof_date, sector, weight``; weights sum to 1 per ``asof_date`` and are in
+        force from ``asof_date`` until the next publication.
+    etf_holdings : pd.DataFrame
+        ``etf, asof_date, symbol, weight`` for the 11 sector ETFs (SPY, the market factor
+        itself, has none); weights sum to 1 per ``(etf, asof_date)`` and are in force from
+        ``asof_date`` until the next one.
+    positions : pd.DataFrame
+        ``account, symbol, quantity, cost_basis, currency``: the demo portfolio.
+    truth : PlantedTruth
+        The planted parameters and events.
+    """
+
+    prices: PriceFrame
+    instruments: pd.DataFrame
+    benchmark_sector_weights: pd.DataFrame
+    etf_holdings: pd.DataFrame
+    positions: pd.DataFrame
+    truth: PlantedTruth
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar
+
+
+def _easter(year: int) -> dt.date:
+    """Gregorian Easter Sunday (anonymous Gregorian algorithm, Meeus/Jones/Butcher)."""
+    a = year % 19
+    b, c = divmod(year, 100)
+    d, e = divmod(b, 4)
+    f = (b + 8) // 25
+    g = (b - f + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    el = (32 + 2 * e + 2 * i - h - k) % 7
+    m = (a + 11 * h + 22 * el) // 451
+    month, day = divmod(h + el - 7 * m + 114, 31)
+    return dt.date(year, month, day + 1)
+
+
+def _holidays_in_year(year: int) -> tuple[dt.date, ...]:
+    nov1 = dt.date(year, 11, 1)
+    thanksgiving = nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7 + 21)
+    return (
+        dt.date(year, 1, 1),
+        _easter(year) - dt.timedelta(days=2),
+        dt.date(year, 7, 4),
+        thanksgiving,
+        dt.date(year, 12, 25),
+    )
+
+
+def _calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tuple[dt.date, ...]]:
+    weekdays = pd.bdate_range(start, end, name="date").as_unit("ns")
+    holidays = tuple(
+        day
+        for year in range(start.year, end.year + 1)
+        for day in _holidays_in_year(year)
+        if start <= day <= end and day.weekday() < 5
+    )
+    holiday_index = pd.DatetimeIndex(list(holidays)).as_unit("ns")
+    trading = weekdays[~weekdays.isin(holiday_index)]
+    return trading, holidays
+
+
+def trading_calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tuple[dt.date, ...]]:
+    """Split the weekdays in ``[start, end]`` into trading days and market holidays.
+
+    Parameters
+    ----------
+    start, end : datetime.date
+        Inclusive range; ``end >= start``.
+
+    Returns
+    -------
+    trading_days : pd.DatetimeIndex
+        Sorted weekdays that are not holidays, datetime64[ns], named ``date``.
+    holidays : tuple of datetime.date
+        Sorted weekdays in the range that are holidays.
+
+    Raises
+    ------
+    AnalyticsError
+        If ``start`` or ``end`` is not a ``datetime.date`` or ``end < start``.
+
+    Notes
+    -----
+    The simplified NYSE rule: New Year's Day (1 January), Good Friday (two days before
+    Gregorian Easter), Independence Day (4 July), Thanksgiving (fourth Thursday of November)
+    and Christmas Day (25 December) are holidays **on the day they fall**. A fixed-date holiday
+    on a weekend is simply lost: there is no observed-day shift to the Friday or Monday. Other
+    NYSE holidays (MLK Day, Presidents' Day, Memorial Day, Juneteenth, Labor Day) are trading
+    days in the demo market.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> days, holidays = trading_calendar(dt.date(2024, 3, 25), dt.date(2024, 4, 1))
+    >>> holidays
+    (datetime.date(2024, 3, 29),)
+    >>> len(days)
+    5
+    """
+    start = require_date(start, "start")
+    end = require_date(end, "end")
+    if end < start:
+        raise AnalyticsError(
+            f"end must be on or after start, got start={start.isoformat()} end={end.isoformat()}"
+        )
+    return _calendar(start, end)
+
+
+# --------------------------------------------------------------------------------------------
+# Universe (everything that does not depend on the date range)
+
+
+@dataclass(frozen=True)
+class _Universe:
+    """Static description of the simulated universe, in *universe order*.
+
+    Universe order: stocks sector by sector (GICS order, then number), then SPY, then the
+    sector ETFs in GICS order. ``M = N + 12`` columns.
+    """
+
+    symbols: npt.NDArray[np.object_]  # (M,)
+    names: list[str]
+    n_stocks: int
+    sector: IntArray  # (N,) sector index of each stock
+    industry: list[str]  # (N,)
+    alpha: FloatArray
+    beta: FloatArray
+    loading: FloatArray
+    idio_vol: FloatArray  # annualised
+    idio_garch_alpha: FloatArray
+    idio_garch_beta: FloatArray
+    market_cap: FloatArray  # (N,)
+    price0: FloatArray  # (M,) adjusted price before the first day
+    dollar_volume: FloatArray  # (M,)
+    listing_day: IntArray  # (N,)
+    late_stock: int
+    split_stock: int
+    missing_stock: IntArray  # (K,)
+    missing_day: IntArray  # (K,)
+    position_columns: IntArray  # universe indices of the demo positions
+    position_values: FloatArray  # target dollar value of each position
+
+
+def _sector_counts(n_symbols: int) -> IntArray:
+    """Three stocks per sector plus the remainder shared by largest remainders."""
+    weights = np.array([spec.count_weight for spec in _SECTOR_SPECS], dtype=np.float64)
+    extra = n_symbols - MIN_SYMBOLS
+    share = extra * weights / weights.sum()
+    counts: IntArray = np.floor(share).astype(np.int64)
+    leftover = extra - int(counts.sum())
+    order = np.argsort(-(share - counts), kind="stable")
+    counts[order[:leftover]] += 1
+    counts += MIN_STOCKS_PER_SECTOR
+    return counts
+
+
+def _build_universe(n_symbols: int, seed: int) -> _Universe:
+    rng = np.random.default_rng([seed, 0, n_symbols])
+    n_sectors = len(_SECTOR_SPECS)
+    counts = _sector_counts(n_symbols)
+    sector = np.repeat(np.arange(n_sectors, dtype=np.int64), counts)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    number = np.arange(n_symbols, dtype=np.int64) - starts[sector]
+    width = max(3, len(str(int(counts.max()))))
+    tickers = [
+        f"{_SECTOR_SPECS[s].code}{k + 1:0{width}d}"
+        for s, k in zip(sector.tolist(), number.tolist(), strict=True)
+    ]
+    names = [
+        f"Simulated {_SECTOR_SPECS[s].label} Co {k + 1}"
+        for s, k in zip(sector.tolist(), number.tolist(), strict=True)
+    ]
+    industry = [
+        _SECTOR_SPECS[s].industries[k % len(_SECTOR_SPECS[s].industries)]
+        for s, k in zip(sector.tolist(), number.tolist(), strict=True)
+    ]
+
+    def stock_index(sector_index: int, k: int) -> int:
+        return int(starts[sector_index] + k)
+
+    mean_beta = np.array([spec.mean_beta for spec in _SECTOR_SPECS])[sector]
+    beta = np.clip(mean_beta * np.exp(0.3 * rng.standard_normal(n_symbols)), 0.2, 2.5)
+    for s, k, value in (_HIGH_BETA_ANCHOR, _LOW_BETA_ANCHOR):
+        beta[stock_index(s, k)] = value
+    alpha = 0.03 / TRADING_DAYS_PER_YEAR * rng.standard_normal(n_symbols)
+    loading = rng.uniform(0.6, 1.2, n_symbols)
+    idio_vol = np.clip(0.25 * np.exp(0.35 * rng.standard_normal(n_symbols)), 0.10, 0.50)
+    persistence = rng.uniform(0.93, 0.975, n_symbols)  # half-lives of ~9.5 to ~27 days
+    garch_alpha = rng.uniform(0.05, 0.10, n_symbols)
+    garch_beta = persistence - garch_alpha
+
+    raw_cap = np.exp(np.log(20e9) + 1.1 * rng.standard_normal(n_symbols))
+    sector_cap = np.bincount(sector, weights=raw_cap, minlength=n_sectors)
+    target = np.array([spec.benchmark_weight for spec in _SECTOR_SPECS])
+    target = target / target.sum() * raw_cap.sum()
+    market_cap = raw_cap * (target / sector_cap)[sector]
+
+    stock_price0 = np.clip(np.exp(np.log(60.0) + 0.8 * rng.standard_normal(n_symbols)), 5, 800)
+    turnover = np.exp(np.log(0.005) + 0.4 * rng.standard_normal(n_symbols))
+    etf_price0 = np.array([spec.etf_price0 for spec in _SECTOR_SPECS])
+    etf_dollar_volume = 1e9 * (0.5 + 10.0 * target / target.sum())
+
+    late_stock = stock_index(_LATE_SECTOR, int(counts[_LATE_SECTOR]) - 1)
+    split_stock = stock_index(_SPLIT_SECTOR, int(counts[_SPLIT_SECTOR]) - 1)
+    stock_price0[split_stock] = _SPLIT_PRICE0
+    listing_day = np.zeros(n_symbols, dtype=np.int64)
+    listing_day[late_stock] = LATE_LISTING_DAY
+
+    position_stocks = [stock_index(s, k) for s, k in _POSITION_STOCKS]
+    etf_symbols = [MARKET_SYMBOL, *(spec.etf for spec in _SECTOR_SPECS)]
+    position_etfs = [n_symbols + etf_symbols.index(symbol) for symbol in _POSITION_ETFS]
+    position_columns = np.array(position_stocks + position_etfs, dtype=np.int64)
+    position_values = np.concatenate(
+        (
+            rng.uniform(15_000, 60_000, len(position_stocks)),
+            rng.uniform(50_000, 150_000, len(position_etfs)),
+        )
+    )
+
+    # Missing days: distinct days at least three trading days apart (so at most one ETF member
+    # lacks a return on any day), on stocks that are not special or held in the portfolio.
+    excluded = np.zeros(n_symbols, dtype=bool)
+    excluded[position_stocks] = True
+    excluded[[late_stock, split_stock]] = True
+    candidates = np.flatnonzero(~excluded)
+    n_missing = max(5, n_symbols // 30)
+    slots = rng.choice((EVENT_HORIZON - 2) // 3, size=n_missing, replace=False)
+    missing_day = np.sort(3 * slots + 2).astype(np.int64)
+    missing_stock = rng.choice(candidates, size=n_missing).astype(np.int64)
+
+    symbols = np.array([*tickers, *etf_symbols], dtype=object)
+    etf_names = [
+        "Simulated S&P 500 ETF",
+        *(f"Simulated {spec.sector} Select Sector ETF" for spec in _SECTOR_SPECS),
+    ]
+    return _Universe(
+        symbols=symbols,
+        names=names + etf_names,
+        n_stocks=n_symbols,
+        sector=sector,
+        industry=industry,
+        alpha=alpha,
+        beta=beta,
+        loading=loading,
+        idio_vol=idio_vol,
+        idio_garch_alpha=garch_alpha,
+        idio_garch_beta=garch_beta,
+        market_cap=market_cap,
+        price0=np.concatenate((stock_price0, [_MARKET_PRICE0], etf_price0)),
+        dollar_volume=np.concatenate((market_cap * turnover, [25e9], etf_dollar_volume)),
+        listing_day=listing_day,
+        late_stock=late_stock,
+        split_stock=split_stock,
+        missing_stock=missing_stock,
+        missing_day=missing_day,
+        position_columns=position_columns,
+        position_values=position_values,
+    )
+
+
+def _garch_omega(
+    variance: FloatArray | float,
+    persistence: FloatArray | float,
+    spike_prob: float,
+    spike_multiplier: float,
+) -> FloatArray:
+    """Intercept giving long-run variance ``variance`` under GARCH(1,1) plus spikes."""
+    kappa = 1.0 + spike_prob * (spike_multiplier - 1.0)
+    return np.asarray(variance * (1.0 - kappa * np.asarray(persistence)) / kappa)
+
+
+def _half_life(persistence: FloatArray | float) -> FloatArray:
+    return np.asarray(np.log(0.5) / np.log(persistence))
+
+
+# --------------------------------------------------------------------------------------------
+# Paths
+
+
+_BLOCK_DAYS: Final = 64
+
+
+def _simulate_paths(
+    u: _Universe, n_days: int, seed: int, order: IntArray
+) -> tuple[dict[str, npt.NDArray[Any]], FloatArray]:
+    """Run the daily recursion (the only loop over time) for ``n_days`` trading days.
+
+    Returns ``(paths, market_variance)``: ``paths`` maps ``adj, open, high, low`` (float64),
+    ``volume`` (int64) and ``present`` (bool) to ``(M, T)`` arrays with one row per symbol in
+    sorted-symbol order (``order`` maps sorted position -> universe index); ``open/high/low``
+    are on the unadjusted (close) basis. Days are buffered in blocks of ``_BLOCK_DAYS`` rows
+    and written transposed, which keeps the writes cache-friendly.
+    """
+    n = u.n_stocks
+    n_sectors = len(_SECTOR_SPECS)
+    m = n + 1 + n_sectors
+    sec = u.sector
+    bounds = np.flatnonzero(np.diff(sec, prepend=-1))  # universe order is sector-major
+    year = float(TRADING_DAYS_PER_YEAR)
+
+    hbar_m = _MARKET_VOL**2 / year
+    a_m, b_m = _MARKET_GARCH
+    p_m, mult_m = _MARKET_SPIKE
+    om_m = float(_garch_omega(hbar_m, a_m + b_m, p_m, mult_m))
+    cap_m = _VARIANCE_CAP * hbar_m
+
+    hbar_f = np.array([spec.factor_vol for spec in _SECTOR_SPECS]) ** 2 / year
+    a_f, b_f = _SECTOR_GARCH
+    om_f = _garch_omega(hbar_f, a_f + b_f, 0.0, 1.0)
+    cap_f = _VARIANCE_CAP * hbar_f
+
+    hbar_e = u.idio_vol**2 / year
+    a_e, b_e = u.idio_garch_alpha, u.idio_garch_beta
+    p_e, mult_e = _IDIO_SPIKE
+    om_e = _garch_omega(hbar_e, a_e + b_e, p_e, mult_e)
+    cap_e = _VARIANCE_CAP * hbar_e
+
+    cap = u.market_cap
+    w_full = cap / np.add.reduceat(cap, bounds)[sec]
+    etf_beta2 = np.add.reduceat(w_full * u.beta, bounds) ** 2
+    etf_load2 = np.add.reduceat(w_full * u.loading, bounds) ** 2
+    beta2, load2, w2 = u.beta**2, u.loading**2, w_full**2
+
+    missing_by_day: dict[int, list[int]] = {}
+    for stock, day in zip(u.missing_stock.tolist(), u.missing_day.tolist(), strict=True):
+        missing_by_day.setdefault(day, []).append(stock)
+
+    paths: dict[str, npt.NDArray[Any]] = {
+        "adj": np.empty((m, n_days)),
+        "open": np.empty((m, n_days)),
+        "high": np.empty((m, n_days)),
+        "low": np.empty((m, n_days)),
+        "volume": np.empty((m, n_days), dtype=np.int64),
+        "present": np.empty((m, n_days), dtype=bool),
+    }
+    block = {name: np.empty((_BLOCK_DAYS, m), dtype=paths[name].dtype) for name in paths}
+    block["present"][:] = True  # SPY and the ETFs trade every day
+    market_variance = np.empty(n_days)
+
+    def flush(t_end: int) -> None:
+        rows = (t_end - 1) % _BLOCK_DAYS + 1
+        for name, out in paths.items():
+            out[:, t_end - rows : t_end] = block[name][:rows, order].T
+
+    h_m, h_f, h_e = hbar_m, hbar_f.copy(), hbar_e.copy()
+    eps_m, eps_f, eps_e = 0.0, np.zeros(n_sectors), np.zeros(n)
+    price = u.price0.copy()
+    prev_present = np.zeros(n, dtype=bool)
+    factor = np.ones(m)
+    r = np.empty(m)
+    var = np.empty(m)
+    for t in range(n_days):
+        # Two streams per day: the market and sector factors (independent of n_symbols, so SPY
+        # is the same market whatever the universe size), then everything symbol-level.
+        rng = np.random.default_rng([seed, 1, t])
+        z_factors = rng.standard_normal(1 + n_sectors)
+        np.clip(z_factors, -SHOCK_CLIP, SHOCK_CLIP, out=z_factors)
+        market_spike = rng.random() < p_m
+        rng = np.random.default_rng([seed, 2, t])
+        z = rng.standard_normal(n + 4 * m)
+        np.clip(z, -SHOCK_CLIP, SHOCK_CLIP, out=z)
+        spiked = rng.choice(n, size=rng.binomial(n, p_e), replace=False)
+
+        if t > 0:
+            h_m = om_m + a_m * eps_m * eps_m + b_m * h_m
+            h_f = om_f + a_f * eps_f * eps_f + b_f * h_f
+            h_e = om_e + a_e * eps_e * eps_e + b_e * h_e
+        if market_spike:
+            h_m *= mult_m
+        h_m = min(h_m, cap_m)
+        np.minimum(h_f, cap_f, out=h_f)
+        h_e[spiked] *= mult_e
+        np.minimum(h_e, cap_e, out=h_e)
+        eps_m = math.sqrt(h_m) * float(z_factors[0])
+        eps_f = np.sqrt(h_f) * z_factors[1:]
+        eps_e = np.sqrt(h_e) * z[:n]
+        r_m = _MARKET_MEAN + eps_m
+        market_variance[t] = h_m
+
+        stock_r = u.alpha + u.beta * r_m + u.loading * eps_f[sec] + eps_e
+        np.clip(stock_r, -RETURN_GUARD, RETURN_GUARD, out=stock_r)
+        present = u.listing_day <= t
+        if t in missing_by_day:
+            present[missing_by_day[t]] = False
+        r[:n] = stock_r
+        r[n] = r_m
+        if t > 0:
+            avail_cap = cap * (present & prev_present)
+            r[n + 1 :] = np.add.reduceat(avail_cap * stock_r, bounds) / np.add.reduceat(
+                avail_cap, bounds
+            )
+        else:
+            r[n + 1 :] = 0.0
+        prev_present = present
+
+        var[:n] = beta2 * h_m + load2 * h_f[sec] + h_e
+        var[n] = h_m
+        var[n + 1 :] = etf_beta2 * h_m + etf_load2 * h_f + np.add.reduceat(w2 * h_e, bounds)
+        sigma = np.sqrt(var)
+
+        prev_price = price
+        price = prev_price * (1.0 + r)
+        z_open, z_high, z_low, z_volume = z[n:].reshape(4, m)
+        day_open = prev_price * (1.0 + 0.35 * r + 0.25 * sigma * z_open)
+        day_high = np.maximum(day_open, price) * (1.0 + 0.5 * sigma * np.abs(z_high))
+        day_low = np.minimum(day_open, price) / (1.0 + 0.5 * sigma * np.abs(z_low))
+        factor[u.split_stock] = SPLIT_RATIO if t < SPLIT_DAY else 1.0
+        shares = (
+            u.dollar_volume
+            / (price * factor)
+            * np.exp(0.3 * z_volume)
+            * (0.6 + 0.5 * np.abs(r) / sigma)
+        )
+
+        row = t % _BLOCK_DAYS
+        block["adj"][row] = price
+        block["open"][row] = day_open * factor
+        block["high"][row] = day_high * factor
+        block["low"][row] = day_low * factor
+        block["volume"][row] = np.maximum(np.rint(shares), 1.0)
+        block["present"][row, :n] = present
+        if row == _BLOCK_DAYS - 1 or t == n_days - 1:
+            flush(t + 1)
+
+    return paths, market_variance
+
+
+def _prices_frame(
+    paths: dict[str, npt.NDArray[Any]],
+    dates: pd.DatetimeIndex,
+    symbols: list[str],
+    split_row: int,
+    split_day: int,
+) -> pd.DataFrame:
+    """Flatten the ``(M, T)`` arrays into the long frame sorted by symbol, date.
+
+    Consumes ``paths`` (each array is removed from the dict once flattened, to bound memory).
+    ``close`` is ``adj_close`` times ``SPLIT_RATIO`` on the split stock's rows before
+    ``split_day``.
+    """
+    mask = paths.pop("present")
+    counts = mask.sum(axis=1)
+    columns: dict[str, object] = {
+        "date": np.broadcast_to(dates.to_numpy(), mask.shape)[mask],
+        "symbol": pd.array(np.repeat(np.array(symbols, dtype=object), counts), dtype="str"),
+    }
+    for name in ("open", "high", "low"):
+        columns[name] = paths.pop(name)[mask]
+    adj = paths.pop("adj")[mask]
+    close = adj.copy()
+    first = int(counts[:split_row].sum())
+    close[first : first + int(mask[split_row, :split_day].sum())] *= SPLIT_RATIO
+    columns["close"] = close
+    columns["adj_close"] = adj
+    columns["volume"] = paths.pop("volume")[mask]
+    return pd.DataFrame(columns, copy=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+
+
+def simulate_market(
+    *, start: dt.date, end: dt.date, n_symbols: int = 150, seed: int = 20240101
+) -> DemoMarket:
+    r"""Simulate the demo market: stocks, SPY, sector ETFs, benchmark and a demo portfolio.
+
+    Parameters
+    ----------
+    start, end : datetime.date
+        Inclusive date range; trading days come from :func:`trading_calendar` and the range
+        must hold at least ``MIN_TRADING_DAYS`` (22) of them.
+    n_symbols : int, default 150
+        Number of **stocks** (33 to 20,000). SPY and the 11 sector ETFs come on top.
+    seed : int, default 20240101
+        Non-negative seed; the result is a pure function of ``(start, end, n_symbols, seed)``.
+
+    Returns
+    -------
+    DemoMarket
+        Prices, instruments, benchmark weights, ETF holdings, positions and the planted truth.
+
+    Raises
+    ------
+    AnalyticsError
+        If an argument has the wrong type or is out of range (the message names it).
+
+    Notes
+    -----
+    **Factors.** Day :math:`t` counts trading days from the first trading day of the range.
+    The market factor is SPY's simple return,
+
+    .. math:: r_{m,t} = \mu_m + \sqrt{h_{m,t}}\, z_{m,t},
+
+    with :math:`\mu_m = 0.08/252` and GARCH(1,1) variance with random spikes,
+
+    .. math::
+        h_{m,t} = \min\bigl(c\,\bar h_m,\;
+                  s_t\,(\omega + \alpha\,\varepsilon_{m,t-1}^2 + \beta\,h_{m,t-1})\bigr),
+
+    :math:`\alpha=0.08, \beta=0.87` (persistence :math:`\phi = 0.95`, variance half-life
+    :math:`\ln 0.5/\ln\phi \approx 13.5` days), spikes :math:`s_t = 4` with probability 1/250
+    (else 1), cap :math:`c = 16` (vol at most 4x its long-run level), and
+    :math:`\omega = \bar h (1-\kappa\phi)/\kappa` with :math:`\kappa = 1 + p(s-1)`, so the
+    long-run variance is :math:`\bar h_m = 0.17^2/252` (17% a year). Each sector has an
+    independent zero-mean factor :math:`f_{s,t}` with GARCH(0.06, 0.89) variance (half-life
+    ~13.5 days), a long-run vol of 7% to 18% a year and no spikes. Shocks :math:`z` are
+    standard normal clipped to :math:`\pm 4`.
+
+    **Stocks.** Stock :math:`i` in sector :math:`s(i)` returns
+
+    .. math:: r_{i,t} = a_i + \beta_i r_{m,t} + g_i f_{s(i),t} + \varepsilon_{i,t},
+
+    clipped to :math:`\pm 0.45` (a guard that does not bind for these parameters), with
+    :math:`\beta_i = \mathrm{clip}(\bar\beta_s e^{0.3 u_i}, 0.2, 2.5)` around a sector mean
+    (Utilities 0.5 ... Information Technology 1.35) and two anchors (the first IT stock 2.5,
+    the first Utilities stock 0.2); :math:`a_i \sim N(0, (0.03/252)^2)`;
+    :math:`g_i \sim U(0.6, 1.2)`; idiosyncratic vol :math:`0.25 e^{0.35 u}` clipped to
+    10%-50% a year with GARCH(1,1) persistence :math:`\phi_i \sim U(0.93, 0.975)` (half-lives
+    ~9.5-27 days), :math:`\alpha_i \sim U(0.05, 0.10)`, spikes x4 with probability 1/500 and
+    the same x16 variance cap. Factors are independent of the market, so OLS of :math:`r_i` on SPY
+    recovers :math:`\beta_i`. Long-run stock vols are mostly 15%-60% a year.
+
+    **Sector ETFs.** Weights :math:`w_i \propto` market cap among the members listed so far
+    (the ``etf_holdings``). On day :math:`t` the ETF returns
+    :math:`\sum_{i \in A_t} w_i r_{i,t} / \sum_{i \in A_t} w_i`, where :math:`A_t` are the
+    members with a row on both :math:`t` and :math:`t-1` (so a member's missing day and the
+    day after, and a new listing's first day, are left out and the weights renormalised). The
+    planted ETF beta is :math:`\sum_i w_i \beta_i` under the holdings in force on the last day.
+
+    **Prices.** The adjusted close compounds the simple returns from a starting price
+    (stocks lognormal around $60, SPY $400, ETFs at fixed levels): ``adj_close`` is exactly
+    continuous. ``open = prev_adj * (1 + 0.35 r + 0.25 sigma z)``; ``high`` is
+    ``max(open, close) * (1 + 0.5 sigma |z'|)`` and ``low`` is
+    ``min(open, close) / (1 + 0.5 sigma |z''|)`` (sigma the day's conditional vol), so
+    ``0 < low <= min(open, close) <= max(open, close) <= high``; volume (shares) is dollar
+    volume / close times lognormal noise, higher on large moves.
+
+    **Events** are placed at fixed trading-day offsets from the first trading day, never
+    relative to ``end``, which makes the output *prefix-stable*: for fixed ``(start, n_symbols,
+    seed)`` every row dated ``d`` is identical for any ``end >= d``. Random streams: the
+    universe from ``default_rng([seed, 0, n_symbols])``; day :math:`t`'s market and sector
+    shocks from ``default_rng([seed, 1, t])`` (so SPY does not depend on ``n_symbols``) and its
+    symbol-level shocks from ``default_rng([seed, 2, t])``; benchmark publication :math:`k`
+    from ``default_rng([seed, 3, k])``.
+
+    - Late listing: the last IT stock's first row is day ``LATE_LISTING_DAY`` (504, about two
+      years in; ~750 trading days before the end of a five-year range).
+    - Split: the last Health Care stock splits 2:1 effective day ``SPLIT_DAY`` (630). Rule:
+      ``adj_close`` is adjusted for the planted split schedule, so ``adj_close == close`` on and
+      after the split and ``adj_close == close / 2`` before it, **whatever ``end`` is** (for a
+      range ending before the split every close is twice the adjusted close). ``close`` drops
+      by half on the split day; ``open/high/low`` are on the ``close`` basis.
+    - Missing days: ``max(5, n_symbols // 30)`` (symbol, day) pairs in the first 1260 trading
+      days, days at least three apart, never on a held, late-listed or split stock; the symbol
+      has no row that day.
+    - Holidays: no rows for any symbol (:func:`trading_calendar`).
+
+    **Benchmark** ``SP500`` sector weights are published on days 0, 21, 42, ... as a random walk
+    in log weights around S&P-like levels (IT 30%, Financials 13%, Health Care 12%, ...,
+    Real Estate 2.3%), renormalised to sum to 1. Stock market caps are scaled so each sector's
+    share of the universe equals the base benchmark weight.
+
+    **ETF holdings** are published on day 0 and on the listing day (when inside the range),
+    cap-weighted over listed members.
+
+    **Demo portfolio** (account ``DEMO``): 16 stocks (the first stock of each sector, including
+    the 2.5 and 0.2 beta anchors, and the second of IT, Health Care, Financials, Consumer
+    Discretionary and Industrials) plus SPY, XLK, XLV and XLE. Quantities are whole shares
+    worth about $15k-$60k (stocks) or $50k-$150k (ETFs) on the first trading day;
+    ``cost_basis = quantity * adj_close`` on the **first trading day of the range**.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> market = simulate_market(start=dt.date(2024, 1, 1), end=dt.date(2024, 3, 29),
+    ...                          n_symbols=33)
+    >>> sorted(market.prices.columns) == sorted(
+    ...     ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"])
+    True
+    >>> float(market.truth.betas["SPY"])
+    1.0
+    """
+    start = require_date(start, "start")
+    end = require_date(end, "end")
+    if end < start:
+        raise AnalyticsError(
+            f"end must be on or after start, got start={start.isoformat()} end={end.isoformat()}"
+        )
+    n_symbols = require_positive_int(n_symbols, "n_symbols")
+    if not MIN_SYMBOLS <= n_symbols <= MAX_SYMBOLS:
+        raise AnalyticsError(
+            f"n_symbols must be between {MIN_SYMBOLS} ({MIN_STOCKS_PER_SECTOR} stocks in each "
+            f"of the {len(GICS_SECTORS)} GICS sectors) and {MAX_SYMBOLS}, got {n_symbols}"
+        )
+    seed = require_positive_int(seed, "seed", minimum=0)
+    dates, holidays = _calendar(start, end)
+    if len(dates) < MIN_TRADING_DAYS:
+        raise AnalyticsError(
+            f"end must leave at least {MIN_TRADING_DAYS} trading days in [start, end], got "
+            f"{len(dates)} ({start.isoformat()} to {end.isoformat()})"
+        )
+    # Event dates come from a calendar that does not depend on end.
+    event_dates, _ = _calendar(
+        start, start + dt.timedelta(days=2 * max(LATE_LISTING_DAY, SPLIT_DAY))
+    )
+    n_days = len(dates)
+
+    u = _build_universe(n_symbols, seed)
+    order = np.argsort(u.symbols.astype(str), kind="stable").astype(np.int64)
+    sorted_symbols = [str(s) for s in u.symbols[order]]
+    sorted_row = np.empty(len(order), dtype=np.int64)  # universe index -> sorted row
+    sorted_row[order] = np.arange(len(order))
+    paths, market_variance = _simulate_paths(u, n_days, seed, order)
+    first_adj = paths["adj"][sorted_row, 0]  # universe order, adj_close on the first day
+    prices = _prices_frame(
+        paths,
+        dates,
+        sorted_symbols,
+        split_row=int(sorted_row[u.split_stock]),
+        split_day=min(SPLIT_DAY, n_days),
+    )
+
+    n = u.n_stocks
+    stock_symbols = [str(s) for s in u.symbols[:n]]
+    etf_symbols = [str(s) for s in u.symbols[n + 1 :]]
+    sector_names = np.array(GICS_SECTORS, dtype=object)[u.sector]
+    late_symbol = stock_symbols[u.late_stock]
+    listing_date = event_dates[LATE_LISTING_DAY]
+    split_date = event_dates[SPLIT_DAY]
+
+    instruments = _instruments_frame(u, sector_names, order)
+    etf_holdings, final_weights = _etf_holdings_frame(
+        u, stock_symbols, etf_symbols, dates, listing_in_range=n_days > LATE_LISTING_DAY
+    )
+    benchmark = _benchmark_frame(dates, seed)
+    positions = _positions_frame(u, first_adj)
+
+    etf_betas = np.bincount(u.sector, weights=final_weights * u.beta, minlength=len(GICS_SECTORS))
+    betas = pd.Series(
+        np.concatenate((u.beta, [1.0], etf_betas)),
+        index=pd.Index([*stock_symbols, MARKET_SYMBOL, *etf_symbols], name="symbol", dtype="str"),
+        name="beta",
+    ).sort_index()
+    missing_mask = u.missing_day < n_days
+    missing = pd.DataFrame(
+        {
+            "symbol": pd.array(
+                [stock_symbols[i] for i in u.missing_stock[missing_mask]], dtype="str"
+            ),
+            "date": dates[u.missing_day[missing_mask]],
+        }
+    ).sort_values(["symbol", "date"], ignore_index=True)
+    truth = PlantedTruth(
+        betas=betas,
+        sectors=pd.Series(
+            pd.array(sector_names, dtype="str"),
+            index=pd.Index(stock_symbols, name="symbol", dtype="str"),
+            name="sector",
+        ).sort_index(),
+        holidays=holidays,
+        missing=missing,
+        listings=pd.Series(
+            [listing_date],
+            index=pd.Index([late_symbol], name="symbol", dtype="str"),
+            name="first_date",
+        ),
+        splits=pd.DataFrame(
+            {
+                "symbol": pd.array([stock_symbols[u.split_stock]], dtype="str"),
+                "date": pd.DatetimeIndex([split_date]),
+                "ratio": [SPLIT_RATIO],
+            }
+        ),
+        stock_params=_stock_params(u, stock_symbols, sector_names),
+        factor_params=_factor_params(),
+        market_variance=pd.Series(market_variance, index=dates, name="market_variance"),
+    )
+    return DemoMarket(
+        prices=prices,
+        instruments=instruments,
+        benchmark_sector_weights=benchmark,
+        etf_holdings=etf_holdings,
+        positions=positions,
+        truth=truth,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Small frames
+
+
+def _instruments_frame(
+    u: _Universe, sector_names: npt.NDArray[np.object_], order: IntArray
+) -> pd.DataFrame:
+    n = u.n_stocks
+    n_etfs = len(u.symbols) - n
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.array([str(s) for s in u.symbols], dtype="str"),
+            "name": pd.array(u.names, dtype="str"),
+            "sector": pd.array([*sector_names, *([None] * n_etfs)], dtype="str"),
+            "industry": pd.array([*u.industry, *([None] * n_etfs)], dtype="str"),
+            "market_cap": np.concatenate((u.market_cap, np.full(n_etfs, np.nan))),
+            "asset_type": pd.array(["stock"] * n + ["etf"] * n_etfs, dtype="str"),
+            "currency": pd.array(["USD"] * len(u.symbols), dtype="str"),
+        }
+    )
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def _etf_holdings_frame(
+    u: _Universe,
+    stock_symbols: list[str],
+    etf_symbols: list[str],
+    dates: pd.DatetimeIndex,
+    *,
+    listing_in_range: bool,
+) -> tuple[pd.DataFrame, FloatArray]:
+    """Cap weights of listed members on day 0 and (if in range) the listing day."""
+    n_sectors = len(_SECTOR_SPECS)
+    asof_days = [0, LATE_LISTING_DAY] if listing_in_range else [0]
+    parts = []
+    weights = np.zeros(u.n_stocks)
+    for day in asof_days:
+        listed = u.listing_day <= day
+        cap = np.where(listed, u.market_cap, 0.0)
+        total = np.bincount(u.sector, weights=cap, minlength=n_sectors)
+        weights = cap / total[u.sector]
+        keep = np.flatnonzero(listed)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "etf": pd.array([etf_symbols[s] for s in u.sector[keep]], dtype="str"),
+                    "asof_date": dates[np.full(len(keep), day)],
+                    "symbol": pd.array([stock_symbols[i] for i in keep], dtype="str"),
+                    "weight": weights[keep],
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    frame = frame.sort_values(["etf", "asof_date", "symbol"], ignore_index=True)
+    return frame, weights
+
+
+def _benchmark_frame(dates: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
+    """S&P-like sector weights every ``BENCHMARK_REBALANCE_DAYS`` as a log random walk."""
+    base = np.log(np.array([spec.benchmark_weight for spec in _SECTOR_SPECS]))
+    asof_days = np.arange(0, len(dates), BENCHMARK_REBALANCE_DAYS)
+    steps = np.zeros((len(asof_days), len(base)))
+    for k in range(1, len(asof_days)):
+        steps[k] = 0.02 * np.random.default_rng([seed, 3, k]).standard_normal(len(base))
+    log_weights = base + np.cumsum(steps, axis=0)
+    weights = np.exp(log_weights)
+    weights /= weights.sum(axis=1, keepdims=True)
+    n_sectors = len(base)
+    return pd.DataFrame(
+        {
+            "benchmark": pd.array([BENCHMARK] * weights.size, dtype="str"),
+            "asof_date": dates[np.repeat(asof_days, n_sectors)],
+            "sector": pd.array(list(GICS_SECTORS) * len(asof_days), dtype="str"),
+            "weight": weights.ravel(),
+        }
+    )
+
+
+def _positions_frame(u: _Universe, first_adj: FloatArray) -> pd.DataFrame:
+    """Whole-share positions worth ``position_values`` at the first day's adjusted close."""
+    price = first_adj[u.position_columns]
+    quantity = np.maximum(np.rint(u.position_values / price), 1.0)
+    symbols = [str(s) for s in u.symbols[u.position_columns]]
+    frame = pd.DataFrame(
+        {
+            "account": pd.array([ACCOUNT] * len(symbols), dtype="str"),
+            "symbol": pd.array(symbols, dtype="str"),
+            "quantity": quantity,
+            "cost_basis": quantity * price,
+            "currency": pd.array(["USD"] * len(symbols), dtype="str"),
+        }
+    )
+    return frame.sort_values("symbol", ignore_index=True)
+
+
+def _stock_params(
+    u: _Universe, stock_symbols: list[str], sector_names: npt.NDArray[np.object_]
+) -> pd.DataFrame:
+    factor_vol = np.array([spec.factor_vol for spec in _SECTOR_SPECS])[u.sector]
+    long_run = np.sqrt((u.beta * _MARKET_VOL) ** 2 + (u.loading * factor_vol) ** 2 + u.idio_vol**2)
+    return pd.DataFrame(
+        {
+            "sector": pd.array(sector_names, dtype="str"),
+            "alpha": u.alpha,
+            "beta": u.beta,
+            "sector_loading": u.loading,
+            "idio_vol": u.idio_vol,
+            "garch_alpha": u.idio_garch_alpha,
+            "garch_beta": u.idio_garch_beta,
+            "half_life": _half_life(u.idio_garch_alpha + u.idio_garch_beta),
+            "long_run_vol": long_run,
+            "market_cap": u.market_cap,
+        },
+        index=pd.Index(stock_symbols, name="symbol", dtype="str"),
+    ).sort_index()
+
+
+def _factor_params() -> pd.DataFrame:
+    a_m, b_m = _MARKET_GARCH
+    a_f, b_f = _SECTOR_GARCH
+    rows = [
+        ("market", _MARKET_MEAN, _MARKET_VOL, a_m, b_m, *_MARKET_SPIKE),
+        *((spec.sector, 0.0, spec.factor_vol, a_f, b_f, 0.0, 1.0) for spec in _SECTOR_SPECS),
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "factor", "mean", "vol", "garch_alpha", "garch_beta", "spike_prob",
+            "spike_multiplier",
+        ],
+    ).set_index("factor")  # fmt: skip
+    persistence = (frame["garch_alpha"] + frame["garch_beta"]).to_numpy()
+    frame.insert(4, "half_life", _half_life(persistence))
+    return frame

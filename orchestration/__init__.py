@@ -1,0 +1,1 @@
+"""Portfolio Pipeline's Dagster code location and everything with side effects."""

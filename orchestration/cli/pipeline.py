@@ -1,0 +1,228 @@
+"""``portfolio demo | backfill | run | db upgrade``: the daily pipeline from the command line.
+
+Runs execute in this process on the persistent Dagster instance (``DAGSTER_HOME``), so they
+appear in the UI exactly like runs launched there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+import dagster as dg
+from sqlalchemy.engine import make_url
+
+from orchestration import constants as c
+from orchestration.cli.output import print_json, print_pairs, progress
+from orchestration.definitions import build_definitions, build_market_data
+from orchestration.resources.database import Database
+from orchestration.runs import execute_job, failure_summary, instance_for, reset_instance_storage
+from orchestration.settings import Settings
+from orchestration.storage import migrate
+from orchestration.storage.engine import dispose_engines, get_engine
+from orchestration.summary import pipeline_summary
+
+UI_HINT = "Open the Dagster UI on the same state with `make dev`, then http://127.0.0.1:3000"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the pipeline commands to the ``portfolio`` parser."""
+    demo = subparsers.add_parser(
+        "demo",
+        help="fresh state, migrate, backfill the simulated market, run the latest day",
+        description="Reset the embedded state, backfill the SIMULATED demo market in one run, "
+        "run the daily pipeline for the latest trading day and print a summary.",
+    )
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(handler=demo_command)
+
+    backfill = subparsers.add_parser(
+        "backfill",
+        help="single-run backfill of daily prices and everything that depends on them",
+    )
+    backfill.add_argument("start", type=_iso_date, help="first trading day (YYYY-MM-DD)")
+    backfill.add_argument("end", type=_iso_date, help="last trading day (YYYY-MM-DD)")
+    backfill.add_argument("--json", action="store_true", help="print the result as JSON")
+    backfill.set_defaults(handler=backfill_command)
+
+    run = subparsers.add_parser("run", help="the daily pipeline for one trading day")
+    run.add_argument(
+        "--date",
+        type=_iso_date,
+        default=None,
+        help="trading day (default: the latest day with prices)",
+    )
+    run.add_argument("--json", action="store_true", help="print the result as JSON")
+    run.set_defaults(handler=run_command)
+
+    db = subparsers.add_parser("db", help="app database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    upgrade = db_sub.add_parser("upgrade", help="apply pending migrations")
+    upgrade.set_defaults(handler=db_upgrade_command)
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _require_trading_day(day: dt.date, settings: Settings, name: str) -> None:
+    if day.weekday() >= 5:
+        raise ValueError(f"{name} {day.isoformat()} is a weekend day; trading days are weekdays")
+    if day < settings.start_date:
+        raise ValueError(
+            f"{name} {day.isoformat()} is before the first partition "
+            f"{settings.start_date.isoformat()} (PORTFOLIO_START_DATE)"
+        )
+
+
+def _embedded_database_file(settings: Settings) -> Path | None:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        return None
+    path = Path(url.database).resolve()
+    return path if settings.home in path.parents else None
+
+
+def _reset_state(settings: Settings) -> list[str]:
+    notes = []
+    dispose_engines()
+    database_file = _embedded_database_file(settings)
+    if database_file is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database_file}{suffix}").unlink(missing_ok=True)
+        notes.append(f"reset the embedded app database {database_file}")
+    else:
+        notes.append("kept the configured app database (only the embedded one is reset)")
+    if settings.home in settings.dagster_home.resolve().parents:
+        reset_instance_storage(settings.dagster_home)
+        notes.append(f"reset the Dagster instance storage in {settings.dagster_home}")
+    return notes
+
+
+def _run(
+    settings: Settings,
+    label: str,
+    *,
+    partition_key: str | None = None,
+    partition_range: tuple[dt.date, dt.date] | None = None,
+) -> dict[str, object]:
+    defs = build_definitions(settings)
+    instance = instance_for(settings)
+    started = time.perf_counter()
+    progress(f"→ {label}")
+    result = execute_job(
+        defs,
+        c.DAILY_PIPELINE_JOB,
+        instance,
+        partition_key=partition_key,
+        partition_range=partition_range,
+    )
+    seconds = time.perf_counter() - started
+    outcome = {
+        "run_id": result.run_id,
+        "success": result.success,
+        "seconds": round(seconds, 1),
+        "materializations": len(result.get_asset_materialization_events()),
+    }
+    if not result.success:
+        outcome["error"] = failure_summary(result)
+    status = "succeeded" if result.success else f"FAILED ({outcome['error']})"
+    progress(f"  run {result.run_id} {status} in {seconds:.1f} s")
+    return outcome
+
+
+def demo_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Fresh state → migrate → backfill the demo history in one run → the latest day."""
+    if settings.market_data != "demo":
+        raise ValueError(
+            "portfolio demo runs the simulated demo market; unset PORTFOLIO_MARKET_DATA "
+            "(or set it to demo) — use `portfolio backfill` and `portfolio run` for CSV data"
+        )
+    for note in _reset_state(settings):
+        progress(f"· {note}")
+    revision = migrate.upgrade(get_engine(settings.database_url, migrated=False))
+    progress(f"· app database at migration {revision} ({settings.database_url.split('://')[0]})")
+    latest = build_market_data(settings).latest_date()
+    if latest is None or latest <= settings.start_date:
+        raise ValueError("the demo market has no history before its latest day")
+    days = _partition_keys(settings, settings.start_date, latest)
+    history_end = dt.date.fromisoformat(days[-2])
+    runs = [
+        _run(
+            settings,
+            f"backfill {settings.start_date} … {history_end} ({len(days) - 1} trading days, "
+            "one run)",
+            partition_range=(settings.start_date, history_end),
+        )
+    ]
+    if runs[-1]["success"]:
+        runs.append(
+            _run(settings, f"daily pipeline for {latest}", partition_key=latest.isoformat())
+        )
+    summary = pipeline_summary(settings, latest)
+    ok = all(run["success"] for run in runs)
+    if args.json:
+        print_json({"success": ok, "runs": runs, "summary": dict(summary)})
+    else:
+        print("\nSummary (SIMULATED demo market — not real data)")
+        print_pairs(summary)
+        print(f"\n{UI_HINT}")
+    return 0 if ok else 1
+
+
+def _partition_keys(settings: Settings, start: dt.date, end: dt.date) -> list[str]:
+    defs = build_definitions(settings)
+    partitions = defs.resolve_assets_def("daily_prices").partitions_def
+    keys = partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(start.isoformat(), end.isoformat())
+    )
+    return list(keys)
+
+
+def backfill_command(args: argparse.Namespace, settings: Settings) -> int:
+    """One run over every trading day from START to END."""
+    _require_trading_day(args.start, settings, "START")
+    _require_trading_day(args.end, settings, "END")
+    if args.end < args.start:
+        raise ValueError(f"END {args.end} is before START {args.start}")
+    count = len(_partition_keys(settings, args.start, args.end))
+    outcome = _run(
+        settings,
+        f"backfill {args.start} … {args.end} ({count} trading days, one run)",
+        partition_range=(args.start, args.end),
+    )
+    if args.json:
+        print_json(outcome)
+    return 0 if outcome["success"] else 1
+
+
+def _latest_price_date(settings: Settings) -> dt.date | None:
+    frame = Database(url=settings.database_url).read_frame("SELECT MAX(date) AS d FROM prices")
+    value = frame["d"].iloc[0]
+    return None if value is None else dt.date.fromisoformat(str(value)[:10])
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The daily pipeline for one day (default: the latest day with prices)."""
+    day = args.date or _latest_price_date(settings) or build_market_data(settings).latest_date()
+    if day is None:
+        raise ValueError("no prices anywhere yet; pass --date or run `portfolio backfill` first")
+    _require_trading_day(day, settings, "--date")
+    outcome = _run(settings, f"daily pipeline for {day}", partition_key=day.isoformat())
+    if args.json:
+        print_json(outcome)
+    return 0 if outcome["success"] else 1
+
+
+def db_upgrade_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Apply pending app-database migrations."""
+    engine = get_engine(settings.database_url, migrated=False)
+    before = migrate.current_revision(engine)
+    after = migrate.upgrade(engine)
+    print(f"app database: {before or 'empty'} → {after}")
+    return 0

@@ -1,0 +1,29 @@
+"""Time helpers: the one place that asks for the current time."""
+
+import datetime as dt
+
+
+def utc_now() -> dt.datetime:
+    """The current time as a naive UTC datetime (how timestamps are stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def last_weekday(today: dt.date | None = None) -> dt.date:
+    """The latest weekday on or before ``today`` (default: the current date)."""
+    day = today or dt.date.today()
+    while day.weekday() >= 5:
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def weekdays_between(first: dt.date, last: dt.date) -> int:
+    """Number of weekdays ``d`` with ``first < d <= last`` (0 when ``last <= first``)."""
+    if last <= first:
+        return 0
+    days = (last - first).days
+    weeks, rest = divmod(days, 7)
+    count = weeks * 5
+    for offset in range(1, rest + 1):
+        if (first + dt.timedelta(days=offset)).weekday() < 5:
+            count += 1
+    return count

@@ -1,0 +1,70 @@
+"""The code location: ``dagster dev -m orchestration.definitions`` loads ``defs``.
+
+Settings are read when Dagster loads the definitions (never at import), so tests can build
+definitions for any settings with :func:`build_definitions`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets import market_data, trading
+from orchestration.jobs import daily_pipeline
+from orchestration.partitions import is_trading_days, trading_days
+from orchestration.resources.database import Database
+from orchestration.resources.market_data import CsvMarketData, DemoMarketData, MarketDataSource
+from orchestration.resources.panels import ReturnsPanels
+from orchestration.schedules import daily_pipeline_schedule
+from orchestration.settings import Settings, load_settings
+
+
+def build_market_data(settings: Settings) -> MarketDataSource:
+    """The market data source the settings select."""
+    if settings.market_data == "csv":
+        return CsvMarketData(directory=str(settings.csv_dir))
+    return DemoMarketData(
+        start_date=settings.start_date.isoformat(),
+        n_symbols=settings.demo_symbols,
+        seed=settings.demo_seed,
+        end_date=settings.demo_end_date.isoformat() if settings.demo_end_date else "",
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, object]:
+    """Resources by key, built once from the settings."""
+    database = Database(url=settings.database_url)
+    return {
+        "database": database,
+        "market_data": build_market_data(settings),
+        "panels": ReturnsPanels(database=database),
+    }
+
+
+def _assets() -> list[dg.AssetsDefinition]:
+    return dg.load_assets_from_modules([market_data, trading])
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All assets, checks, jobs, schedules, sensors and resources for ``settings``."""
+    partitions = trading_days(settings.start_date)
+    assets = dg.map_asset_specs(
+        lambda spec: (
+            spec.replace_attributes(partitions_def=partitions)
+            if is_trading_days(spec.partitions_def)
+            else spec
+        ),
+        _assets(),
+    )
+    return dg.Definitions(
+        assets=assets,
+        jobs=[daily_pipeline],
+        schedules=[daily_pipeline_schedule],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The definitions for the settings in the environment."""
+    return build_definitions(load_settings())

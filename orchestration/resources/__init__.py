@@ -1,0 +1,1 @@
+"""Dagster resources: the app database, market data sources and brokers."""

@@ -1,0 +1,107 @@
+"""Price and returns panels read from the ``prices`` table (the system of record).
+
+Every asset that needs returns reads them through :class:`ReturnsPanels`, so the lookback and
+the quality filter are configured once (and shown on the resource page of the UI). Panels are
+memoised for the duration of a run: a backfill that feeds several assets reads prices once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import PrivateAttr
+
+from analytics_lib.returns import ReturnsPanelResult, price_panel, returns_panel, simple_returns
+from orchestration.constants import (
+    DEFAULT_EXTREME_RETURN,
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_MAX_MISSING_FRACTION,
+    DEFAULT_MIN_HISTORY,
+)
+from orchestration.resources.database import Database
+
+
+class ReturnsPanels(dg.ConfigurableResource):
+    """Dates x symbols panels of adjusted closes and simple returns from the app database.
+
+    Attributes
+    ----------
+    lookback_days
+        Rows (trading days with prices) of the returns panel ending at an as-of date.
+    min_history, max_missing_fraction, extreme_return
+        The quality filter of :func:`analytics_lib.returns.returns_panel`.
+    """
+
+    database: Database
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    min_history: int = DEFAULT_MIN_HISTORY
+    max_missing_fraction: float = DEFAULT_MAX_MISSING_FRACTION
+    extreme_return: float = DEFAULT_EXTREME_RETURN
+    _memo: dict = PrivateAttr(default_factory=dict)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._memo.clear()
+
+    def trading_dates(self, start: dt.date | None, end: dt.date) -> list[dt.date]:
+        """Dates with at least one price in ``[start, end]`` (all up to ``end`` if no start)."""
+        sql = "SELECT DISTINCT date FROM prices WHERE date <= :end"
+        params: dict = {"end": end}
+        if start is not None:
+            sql += " AND date >= :start"
+            params["start"] = start
+        frame = self.database.read_frame(sql + " ORDER BY date", params)
+        return [pd.Timestamp(d).date() for d in frame["date"]]
+
+    def window_start(self, end: dt.date, rows: int) -> dt.date | None:
+        """The first of the last ``rows`` price dates up to ``end`` (None when there are none)."""
+        frame = self.database.read_frame(
+            "SELECT date FROM (SELECT DISTINCT date FROM prices WHERE date <= :end) AS d "
+            "ORDER BY date DESC LIMIT :rows",
+            {"end": end, "rows": rows},
+        )
+        if frame.empty:
+            return None
+        return pd.Timestamp(frame["date"].min()).date()
+
+    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """Dates x symbols adjusted closes (close where no adjusted close) in ``[start, end]``."""
+        key = ("prices", start, end)
+        if key not in self._memo:
+            long = self.database.read_frame(
+                "SELECT date, symbol, close, adj_close FROM prices "
+                "WHERE date >= :start AND date <= :end",
+                {"start": start, "end": end},
+            )
+            long["date"] = pd.to_datetime(long["date"])
+            long["close"] = long["close"].astype(np.float64)
+            long["adj_close"] = pd.to_numeric(long["adj_close"]).astype(np.float64)
+            self._memo[key] = price_panel(long)
+        return self._memo[key]
+
+    def returns(self, end: dt.date, rows: int) -> pd.DataFrame:
+        """Unfiltered simple returns on the last ``rows`` price dates up to ``end``."""
+        start = self.window_start(end, rows + 1)
+        if start is None:
+            return pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+        return simple_returns(self.prices(start, end))
+
+    def panel(self, as_of: dt.date) -> ReturnsPanelResult:
+        """The quality-filtered returns panel of ``lookback_days`` rows ending at ``as_of``."""
+        key = ("panel", as_of)
+        if key not in self._memo:
+            start = self.window_start(as_of, self.lookback_days + 1)
+            prices = (
+                self.prices(start, as_of)
+                if start is not None
+                else pd.DataFrame(index=pd.DatetimeIndex([], name="date"))
+            )
+            self._memo[key] = returns_panel(
+                prices,
+                min_history=self.min_history,
+                max_missing_fraction=self.max_missing_fraction,
+                extreme_return=self.extreme_return,
+            )
+        return self._memo[key]

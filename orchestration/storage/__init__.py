@@ -1,0 +1,1 @@
+"""App database: SQLAlchemy 2 models and Alembic migrations."""

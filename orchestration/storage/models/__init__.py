@@ -1,0 +1,19 @@
+"""All app-database models, imported so ``Base.metadata`` knows every table."""
+
+from orchestration.storage.base import Base
+from orchestration.storage.models.market import (
+    BenchmarkSectorWeight,
+    EtfHolding,
+    Instrument,
+    PortfolioPosition,
+    Price,
+)
+
+__all__ = [
+    "Base",
+    "BenchmarkSectorWeight",
+    "EtfHolding",
+    "Instrument",
+    "PortfolioPosition",
+    "Price",
+]

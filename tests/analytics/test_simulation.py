@@ -1,0 +1,524 @@
+"""Tests for analytics_lib.simulation (the demo market).
+
+Every expectation is either a planted parameter (``market.truth``), an independent recomputation
+from the returned frames (numpy least squares, statsmodels Ljung-Box, a hand-rolled HAR), a
+calendar fact, or a requirement of the issue; no number is copied from the code's output.
+"""
+
+import datetime as dt
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose
+from pandas.testing import assert_frame_equal, assert_series_equal
+from statsmodels.stats.diagnostic import acorr_ljungbox
+
+from analytics_lib._typing import GICS_SECTORS
+from analytics_lib.exceptions import AnalyticsError
+from analytics_lib.simulation import (
+    DemoMarket,
+    simulate_market,
+    trading_calendar,
+)
+
+START = dt.date(2020, 1, 1)
+END = dt.date(2024, 12, 31)
+N_STOCKS = 40
+SECTOR_ETFS = {"XLK", "XLV", "XLF", "XLY", "XLC", "XLI", "XLP", "XLE", "XLU", "XLRE", "XLB"}
+PRICE_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"]
+
+# NYSE-style holidays 2020-2024 under the "on the day it falls, no observed shift" rule, from
+# the calendar: New Year, Good Friday, 4 July, Thanksgiving, Christmas when on a weekday.
+HOLIDAYS_2020_2024 = {
+    dt.date(2020, 1, 1), dt.date(2020, 4, 10), dt.date(2020, 11, 26), dt.date(2020, 12, 25),
+    dt.date(2021, 1, 1), dt.date(2021, 4, 2), dt.date(2021, 11, 25),
+    dt.date(2022, 4, 15), dt.date(2022, 7, 4), dt.date(2022, 11, 24),
+    dt.date(2023, 4, 7), dt.date(2023, 7, 4), dt.date(2023, 11, 23), dt.date(2023, 12, 25),
+    dt.date(2024, 1, 1), dt.date(2024, 3, 29), dt.date(2024, 7, 4), dt.date(2024, 11, 28),
+    dt.date(2024, 12, 25),
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def market() -> DemoMarket:
+    return simulate_market(start=START, end=END, n_symbols=N_STOCKS)
+
+
+@pytest.fixture(scope="module")
+def adj(market: DemoMarket) -> pd.DataFrame:
+    return market.prices.pivot(index="date", columns="symbol", values="adj_close")
+
+
+@pytest.fixture(scope="module")
+def returns(adj: pd.DataFrame) -> pd.DataFrame:
+    """Simple returns of adj_close; NaN when either day has no row."""
+    return adj / adj.shift(1) - 1.0
+
+
+def _stocks(market: DemoMarket) -> list[str]:
+    inst = market.instruments
+    return inst.loc[inst["asset_type"] == "stock", "symbol"].tolist()
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar
+
+
+def test_trading_calendar_is_weekdays_minus_the_listed_holidays() -> None:
+    days, holidays = trading_calendar(START, END)
+    weekdays = {d.date() for d in pd.bdate_range(START, END)}
+    assert set(holidays) == HOLIDAYS_2020_2024
+    assert list(holidays) == sorted(holidays)
+    assert {d.date() for d in days} == weekdays - HOLIDAYS_2020_2024
+    assert days.is_monotonic_increasing and days.is_unique
+    assert str(days.dtype) == "datetime64[ns]" and days.tz is None
+    # A weekend holiday is not shifted: Friday 3 July 2020 and Friday 24 December 2021 trade.
+    assert pd.Timestamp("2020-07-03") in days and pd.Timestamp("2021-12-24") in days
+
+
+def test_trading_calendar_single_holiday() -> None:
+    days, holidays = trading_calendar(dt.date(2024, 3, 29), dt.date(2024, 3, 29))
+    assert len(days) == 0 and holidays == (dt.date(2024, 3, 29),)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "match"),
+    [
+        ("2020-01-01", END, "start must be a datetime.date"),
+        (dt.datetime(2020, 1, 1), END, "start must be a datetime.date"),
+        (START, pd.Timestamp("2024-12-31"), "end must be a datetime.date"),
+        (END, START, "end must be on or after start"),
+    ],
+)
+def test_trading_calendar_errors(start: object, end: object, match: str) -> None:
+    with pytest.raises(AnalyticsError, match=match):
+        trading_calendar(start, end)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------
+# Determinism and prefix stability
+
+
+def _assert_markets_equal(a: DemoMarket, b: DemoMarket) -> None:
+    for name in ("prices", "instruments", "benchmark_sector_weights", "etf_holdings", "positions"):
+        assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert_series_equal(a.truth.betas, b.truth.betas)
+    assert_frame_equal(a.truth.missing, b.truth.missing)
+    assert_frame_equal(a.truth.stock_params, b.truth.stock_params)
+    assert_series_equal(a.truth.market_variance, b.truth.market_variance)
+
+
+def test_same_seed_same_market_other_seed_other_market() -> None:
+    kwargs = {"start": dt.date(2024, 1, 1), "end": dt.date(2024, 6, 28), "n_symbols": 33}
+    first = simulate_market(**kwargs)  # type: ignore[arg-type]
+    _assert_markets_equal(first, simulate_market(**kwargs))  # type: ignore[arg-type]
+    other = simulate_market(**kwargs, seed=7)  # type: ignore[arg-type]
+
+    def spy(m: DemoMarket) -> np.ndarray:
+        return m.prices.loc[m.prices["symbol"] == "SPY", "adj_close"].to_numpy()
+
+    assert not np.allclose(spy(first), spy(other))
+
+
+@pytest.mark.parametrize(
+    "short_end",
+    [
+        dt.date(2020, 12, 31),  # before the late listing and the split
+        dt.date(2022, 9, 30),  # after both
+    ],
+)
+def test_prefix_stability(market: DemoMarket, short_end: dt.date) -> None:
+    short = simulate_market(start=START, end=short_end, n_symbols=N_STOCKS)
+    cut = pd.Timestamp(short_end)
+
+    def upto(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame[frame[column] <= cut].reset_index(drop=True)
+
+    assert_frame_equal(short.prices, upto(market.prices, "date"))
+    assert_frame_equal(
+        short.benchmark_sector_weights, upto(market.benchmark_sector_weights, "asof_date")
+    )
+    assert_frame_equal(short.etf_holdings, upto(market.etf_holdings, "asof_date"))
+    assert_frame_equal(short.instruments, market.instruments)
+    assert_frame_equal(short.positions, market.positions)
+    assert_series_equal(short.truth.listings, market.truth.listings)
+    assert_frame_equal(short.truth.splits, market.truth.splits)
+    assert_series_equal(
+        short.truth.market_variance, market.truth.market_variance[:cut], check_freq=False
+    )
+
+
+def test_market_factor_does_not_depend_on_universe_size(market: DemoMarket) -> None:
+    small = simulate_market(start=START, end=dt.date(2021, 6, 30), n_symbols=33)
+    spy_small = small.prices[small.prices["symbol"] == "SPY"].set_index("date")["adj_close"]
+    spy_full = market.prices[market.prices["symbol"] == "SPY"].set_index("date")["adj_close"]
+    assert_series_equal(spy_small, spy_full.loc[spy_small.index])
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes
+
+
+def test_prices_schema(market: DemoMarket) -> None:
+    prices = market.prices
+    assert list(prices.columns) == PRICE_COLUMNS
+    assert str(prices["date"].dtype) == "datetime64[ns]"
+    assert prices["symbol"].dtype == "str"
+    for column in ("open", "high", "low", "close", "adj_close"):
+        assert prices[column].dtype == np.float64
+    assert prices["volume"].dtype == np.int64
+    assert not prices.duplicated(["date", "symbol"]).any()
+    ordered = prices.sort_values(["symbol", "date"], ignore_index=True)
+    assert_frame_equal(prices, ordered)
+    assert set(prices["symbol"]) == set(market.instruments["symbol"])
+
+
+def test_instruments(market: DemoMarket) -> None:
+    inst = market.instruments
+    assert list(inst.columns) == [
+        "symbol", "name", "sector", "industry", "market_cap", "asset_type", "currency",
+    ]  # fmt: skip
+    assert inst["symbol"].is_unique
+    stocks = inst[inst["asset_type"] == "stock"]
+    etfs = inst[inst["asset_type"] == "etf"]
+    assert len(stocks) == N_STOCKS
+    assert set(etfs["symbol"]) == SECTOR_ETFS | {"SPY"}
+    assert set(inst["asset_type"]) == {"stock", "etf"}
+    assert (inst["currency"] == "USD").all()
+    assert all(re.fullmatch(r"[A-Z0-9]{1,8}", s) for s in inst["symbol"])
+    assert stocks["name"].str.contains("Simulated").all()
+    assert etfs["name"].str.contains("Simulated").all()
+    assert set(stocks["sector"]) == set(GICS_SECTORS)
+    assert stocks["sector"].value_counts().min() >= 3
+    assert stocks["industry"].notna().all()
+    assert (stocks["market_cap"] > 0).all() and np.isfinite(stocks["market_cap"]).all()
+    assert etfs["market_cap"].isna().all() and etfs["sector"].isna().all()
+    sectors = stocks.set_index("symbol")["sector"]
+    assert_series_equal(market.truth.sectors.sort_index(), sectors.sort_index(), check_names=False)
+
+
+def test_large_universe_tickers() -> None:
+    big = simulate_market(start=dt.date(2024, 1, 1), end=dt.date(2024, 2, 15), n_symbols=2000)
+    stocks = big.instruments[big.instruments["asset_type"] == "stock"]["symbol"]
+    assert len(stocks) == 2000 and stocks.is_unique
+    assert all(re.fullmatch(r"[A-Z0-9]{1,8}", s) for s in stocks)
+
+
+def test_minimum_universe_has_three_stocks_per_sector() -> None:
+    small = simulate_market(start=dt.date(2024, 1, 1), end=dt.date(2024, 2, 15), n_symbols=33)
+    counts = small.truth.sectors.value_counts()
+    assert set(counts.index) == set(GICS_SECTORS) and (counts == 3).all()
+
+
+def test_ohlc_invariants(market: DemoMarket) -> None:
+    p = market.prices
+    values = p[["open", "high", "low", "close", "adj_close"]].to_numpy()
+    assert np.isfinite(values).all() and (values > 0).all()
+    assert (p["low"] <= np.minimum(p["open"], p["close"])).all()
+    assert (np.maximum(p["open"], p["close"]) <= p["high"]).all()
+    assert (p["volume"] > 0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar events: holidays, missing days, late listing, split
+
+
+def test_holidays_have_no_rows_and_every_trading_day_has_spy(market: DemoMarket) -> None:
+    assert set(market.truth.holidays) == HOLIDAYS_2020_2024
+    assert all(d.weekday() < 5 for d in market.truth.holidays)
+    dates = set(market.prices["date"].dt.date)
+    assert dates.isdisjoint(market.truth.holidays)
+    spy_dates = market.prices.loc[market.prices["symbol"] == "SPY", "date"]
+    expected, _ = trading_calendar(START, END)
+    assert list(spy_dates) == list(expected)
+
+
+def test_missing_days_are_absent(market: DemoMarket, adj: pd.DataFrame) -> None:
+    missing = market.truth.missing
+    assert list(missing.columns) == ["symbol", "date"]
+    assert 1 <= len(missing) <= 20
+    keys = set(zip(market.prices["symbol"], market.prices["date"], strict=True))
+    trading = adj.index
+    for symbol, date in missing.itertuples(index=False):
+        assert (symbol, date) not in keys
+        assert date in trading  # the market traded that day
+        position = trading.get_loc(date)
+        assert not np.isnan(adj[symbol].iloc[position - 1])
+        assert not np.isnan(adj[symbol].iloc[position + 1])
+
+
+def test_late_listing(market: DemoMarket, adj: pd.DataFrame) -> None:
+    listings = market.truth.listings
+    assert len(listings) >= 1
+    n_days = len(adj.index)
+    for symbol, first in listings.items():
+        rows = market.prices[market.prices["symbol"] == symbol]
+        assert rows["date"].iloc[0] == first
+        assert adj.index.get_loc(first) >= 0.3 * n_days
+        assert len(rows) >= 200
+        assert symbol not in set(market.positions["symbol"])
+
+
+def test_split(market: DemoMarket) -> None:
+    splits = market.truth.splits
+    assert list(splits.columns) == ["symbol", "date", "ratio"]
+    assert len(splits) >= 1 and (splits["ratio"] == 2.0).all()
+    split_symbols = set(splits["symbol"])
+    for symbol, date, ratio in splits.itertuples(index=False):
+        rows = market.prices[market.prices["symbol"] == symbol].set_index("date")
+        position = rows.index.get_loc(date)
+        before, on = rows.iloc[position - 1], rows.iloc[position]
+        adj_return = on["adj_close"] / before["adj_close"] - 1.0
+        assert abs(adj_return) < 0.5  # adj_close is continuous across the split
+        assert_allclose(on["close"] / before["close"], (1.0 + adj_return) / ratio, rtol=1e-12)
+        assert (
+            rows.loc[rows.index >= date, "adj_close"] == rows.loc[rows.index >= date, "close"]
+        ).all()
+        earlier = rows[rows.index < date]
+        assert_allclose(earlier["adj_close"], earlier["close"] / ratio, rtol=1e-15)
+        assert (earlier[["open", "high", "low"]].min(axis=1) > earlier["adj_close"]).any()
+    others = market.prices[~market.prices["symbol"].isin(split_symbols)]
+    assert (others["adj_close"] == others["close"]).all()
+
+
+def test_short_range_ending_before_the_planted_events() -> None:
+    short = simulate_market(start=START, end=dt.date(2020, 6, 30), n_symbols=N_STOCKS)
+    late = short.truth.listings.index[0]
+    assert short.truth.listings.iloc[0] > pd.Timestamp("2020-06-30")
+    assert late not in set(short.prices["symbol"])
+    split = short.truth.splits.iloc[0]
+    assert split["date"] > pd.Timestamp("2020-06-30")
+    rows = short.prices[short.prices["symbol"] == split["symbol"]]
+    assert_allclose(rows["close"], rows["adj_close"] * split["ratio"], rtol=1e-15)
+
+
+# --------------------------------------------------------------------------------------------
+# The planted model is recoverable
+
+
+def _ols_beta(y: pd.Series, x: pd.Series) -> tuple[float, float]:
+    """(beta, standard error) of y on [1, x] over the paired observations."""
+    ok = y.notna() & x.notna()
+    design = np.column_stack([np.ones(int(ok.sum())), x[ok].to_numpy()])
+    coef, *_ = np.linalg.lstsq(design, y[ok].to_numpy(), rcond=None)
+    resid = y[ok].to_numpy() - design @ coef
+    sigma2 = resid @ resid / (len(resid) - 2)
+    se = float(np.sqrt(sigma2 * np.linalg.inv(design.T @ design)[1, 1]))
+    return float(coef[1]), se
+
+
+def test_planted_betas_are_recovered_by_ols(market: DemoMarket, returns: pd.DataFrame) -> None:
+    truth = market.truth.betas
+    assert set(truth.index) == set(returns.columns)
+    market_returns = returns["SPY"]
+    estimates = {s: _ols_beta(returns[s], market_returns) for s in returns.columns}
+    spy_beta, _ = estimates.pop("SPY")
+    assert spy_beta == pytest.approx(1.0, abs=1e-12)
+    assert truth["SPY"] == 1.0
+    beta_hat = pd.Series({s: b for s, (b, _) in estimates.items()})
+    se = pd.Series({s: e for s, (_, e) in estimates.items()})
+    error = beta_hat - truth[beta_hat.index]
+    assert (error.abs() <= 4.5 * se).all(), error[error.abs() > 4.5 * se]
+    assert error.abs().mean() < 0.06
+    assert np.corrcoef(beta_hat, truth[beta_hat.index])[0, 1] > 0.98
+
+
+def test_planted_betas_span_the_required_range(market: DemoMarket) -> None:
+    stock_betas = market.truth.betas[_stocks(market)]
+    assert stock_betas.min() <= 0.3 and stock_betas.max() >= 2.3
+    assert ((stock_betas >= 0.2) & (stock_betas <= 2.5)).all()
+
+
+def test_returns_bounded_and_vols_plausible(market: DemoMarket, returns: pd.DataFrame) -> None:
+    assert np.nanmax(np.abs(returns.to_numpy())) < 0.5
+    annual_vol = returns.std() * np.sqrt(252)
+    assert 0.12 <= annual_vol["SPY"] <= 0.22
+    stock_vol = annual_vol[_stocks(market)]
+    assert ((stock_vol >= 0.15) & (stock_vol <= 0.60)).mean() >= 0.8
+
+
+def test_sector_etf_returns_are_cap_weighted_member_returns(
+    market: DemoMarket, returns: pd.DataFrame
+) -> None:
+    holdings = market.etf_holdings
+    assert set(holdings["etf"]) == SECTOR_ETFS
+    for etf, frame in holdings.groupby("etf"):
+        asofs = sorted(frame["asof_date"].unique())
+        for i, asof in enumerate(asofs):
+            end = asofs[i + 1] if i + 1 < len(asofs) else returns.index[-1] + pd.Timedelta(days=1)
+            days = returns.index[(returns.index >= asof) & (returns.index < end)]
+            weights = frame[frame["asof_date"] == asof].set_index("symbol")["weight"]
+            member = returns.loc[days, weights.index]
+            available = member.notna()
+            numerator = member.fillna(0.0).mul(weights, axis=1).sum(axis=1)
+            denominator = available.mul(weights, axis=1).sum(axis=1)
+            actual = returns.loc[days, etf]
+            observed = actual.notna()
+            assert (denominator[observed] > 0).all()
+            expected = numerator[observed] / denominator[observed]
+            assert_allclose(actual[observed], expected, rtol=0, atol=1e-12, err_msg=str(etf))
+            assert observed.sum() >= len(days) - 1  # only the very first day has no return
+
+
+def test_etf_holdings_are_market_cap_weights(market: DemoMarket) -> None:
+    inst = market.instruments.set_index("symbol")
+    etf_of_sector = (
+        market.etf_holdings.merge(inst[["sector"]], left_on="symbol", right_index=True)
+        .groupby("sector")["etf"]
+        .unique()
+    )
+    assert (etf_of_sector.map(len) == 1).all()
+    first_dates = market.prices.groupby("symbol")["date"].min()
+    for (etf, asof), frame in market.etf_holdings.groupby(["etf", "asof_date"]):
+        sector = inst.loc[frame["symbol"].iloc[0], "sector"]
+        listed = [s for s in inst.index[inst["sector"] == sector] if first_dates[s] <= asof]
+        assert set(frame["symbol"]) == set(listed), (etf, asof)
+        caps = inst.loc[frame["symbol"], "market_cap"].to_numpy()
+        assert_allclose(frame["weight"], caps / caps.sum(), rtol=1e-12)
+        assert frame["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_etf_planted_beta_is_holdings_weighted(market: DemoMarket) -> None:
+    holdings = market.etf_holdings
+    last = holdings[holdings["asof_date"] == holdings["asof_date"].max()]
+    betas = market.truth.betas
+    for etf, frame in last.groupby("etf"):
+        expected = float((frame["weight"] * betas[frame["symbol"]].to_numpy()).sum())
+        assert betas[etf] == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Volatility clustering
+
+
+def _acf(values: np.ndarray, lag: int) -> float:
+    centred = values - values.mean()
+    return float((centred[lag:] * centred[:-lag]).sum() / (centred * centred).sum())
+
+
+def test_squared_returns_are_autocorrelated(market: DemoMarket, returns: pd.DataFrame) -> None:
+    spy = returns["SPY"].dropna().to_numpy()
+    pvalues = acorr_ljungbox(spy**2, lags=[1, 2, 3, 4, 5])["lb_pvalue"]
+    assert (pvalues < 1e-6).all()
+    stocks = _stocks(market)
+    for lag in range(1, 6):
+        acfs = np.array([_acf(returns[s].dropna().to_numpy() ** 2, lag) for s in stocks])
+        t_stat = acfs.mean() / (acfs.std(ddof=1) / np.sqrt(len(acfs)))
+        assert t_stat > 3.0, (lag, t_stat)
+
+
+def _har_to_naive_mse(r: np.ndarray, min_train: int = 500, step: int = 21) -> float:
+    """Out-of-sample MSE of HAR over the naive forecast of next-21-day mean squared returns.
+
+    HAR (Corsi 2009): target ``mean(r2[t:t+21])`` on ``[1, r2[t-1], mean(r2[t-5:t]),
+    mean(r2[t-22:t])]``; refitted every ``step`` origins by OLS on targets fully observed
+    before the origin. Naive: ``mean(r2[t-21:t])``.
+    """
+    r2 = r**2
+    cum = np.concatenate([[0.0], np.cumsum(r2)])
+    t = np.arange(22, len(r2) - 21)
+    target = (cum[t + 21] - cum[t]) / 21
+    naive = (cum[t] - cum[t - 21]) / 21
+    design = np.column_stack(
+        [np.ones(len(t)), r2[t - 1], (cum[t] - cum[t - 5]) / 5, (cum[t] - cum[t - 22]) / 22]
+    )
+    forecast = np.full(len(t), np.nan)
+    for origin in range(min_train, len(t), step):
+        train = slice(0, origin - 21)
+        coef, *_ = np.linalg.lstsq(design[train], target[train], rcond=None)
+        forecast[origin : origin + step] = design[origin : origin + step] @ coef
+    ok = ~np.isnan(forecast)
+    return float(((forecast[ok] - target[ok]) ** 2).mean() / ((naive[ok] - target[ok]) ** 2).mean())
+
+
+def test_har_beats_the_naive_volatility_forecast(market: DemoMarket, returns: pd.DataFrame) -> None:
+    ratios = [_har_to_naive_mse(returns[s].dropna().to_numpy()) for s in _stocks(market)]
+    assert np.median(ratios) < 0.9
+    assert _har_to_naive_mse(returns["SPY"].dropna().to_numpy()) < 1.0
+
+
+def test_market_variance_mean_reverts_with_the_planted_half_life(market: DemoMarket) -> None:
+    variance = market.truth.market_variance.to_numpy()
+    centred = variance - variance.mean()
+    phi = float((centred[1:] @ centred[:-1]) / (centred[:-1] @ centred[:-1]))
+    half_life = np.log(0.5) / np.log(phi)
+    assert 5.0 <= half_life <= 45.0
+    planted = market.truth.factor_params.loc["market", "half_life"]
+    assert 10.0 <= planted <= 40.0
+    assert market.truth.stock_params["half_life"].between(5.0, 45.0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Benchmark and portfolio
+
+
+def test_benchmark_sector_weights(market: DemoMarket) -> None:
+    bench = market.benchmark_sector_weights
+    assert list(bench.columns) == ["benchmark", "asof_date", "sector", "weight"]
+    assert (bench["benchmark"] == "SP500").all()
+    assert (bench["weight"] > 0).all()
+    sums = bench.groupby("asof_date")["weight"].sum()
+    assert_allclose(sums, 1.0, rtol=0, atol=1e-12)
+    asofs = sorted(bench["asof_date"].unique())
+    assert len(asofs) >= 2
+    assert asofs[0] >= pd.Timestamp(START) and asofs[-1] <= pd.Timestamp(END)
+    for _, frame in bench.groupby("asof_date"):
+        assert sorted(frame["sector"]) == sorted(GICS_SECTORS)
+    wide = bench.pivot(index="asof_date", columns="sector", values="weight")
+    assert (wide.diff().abs().iloc[1:].max(axis=1) > 0).all()  # each publication differs
+    assert wide.iloc[0].idxmax() == "Information Technology"
+
+
+def test_demo_portfolio(market: DemoMarket) -> None:
+    pos = market.positions
+    assert list(pos.columns) == ["account", "symbol", "quantity", "cost_basis", "currency"]
+    assert 15 <= len(pos) <= 25 and pos["symbol"].is_unique
+    assert (pos["account"] == "DEMO").all() and (pos["currency"] == "USD").all()
+    assert (pos["quantity"] > 0).all() and (pos["quantity"] == np.round(pos["quantity"])).all()
+    kinds = market.instruments.set_index("symbol").loc[pos["symbol"]]
+    etfs = set(pos["symbol"][kinds["asset_type"].to_numpy() == "etf"])
+    assert "SPY" in etfs and len(etfs & SECTOR_ETFS) >= 2
+    stocks = pos["symbol"][kinds["asset_type"].to_numpy() == "stock"]
+    assert len(stocks) >= 12
+    assert kinds.loc[stocks, "sector"].nunique() >= 8
+    stock_betas = market.truth.betas[stocks]
+    assert stock_betas.max() >= 2.0 and stock_betas.min() <= 0.5
+
+    last_day = market.prices["date"].max()
+    on_last = market.prices[market.prices["date"] == last_day]
+    assert set(pos["symbol"]) <= set(on_last["symbol"])
+
+    first_day = market.prices["date"].min()
+    first_adj = market.prices[market.prices["date"] == first_day].set_index("symbol")["adj_close"]
+    assert_allclose(
+        pos["cost_basis"], pos["quantity"] * first_adj[pos["symbol"]].to_numpy(), rtol=1e-12
+    )
+    assert (pos["cost_basis"] > 0).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Argument errors
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start": "2020-01-01"}, "start must be a datetime.date"),
+        ({"start": dt.datetime(2020, 1, 1)}, "start must be a datetime.date"),
+        ({"end": None}, "end must be a datetime.date"),
+        ({"end": dt.date(2019, 12, 31)}, "end must be on or after start"),
+        ({"end": dt.date(2020, 1, 20)}, "end must leave at least 22 trading days"),
+        ({"n_symbols": 32}, "n_symbols must be between 33"),
+        ({"n_symbols": 20_001}, "n_symbols must be between 33"),
+        ({"n_symbols": 40.0}, "n_symbols must be an integer"),
+        ({"n_symbols": True}, "n_symbols must be an integer"),
+        ({"seed": -1}, "seed must be >= 0"),
+        ({"seed": 1.5}, "seed must be an integer"),
+    ],
+)
+def test_argument_errors(kwargs: dict[str, object], match: str) -> None:
+    arguments: dict[str, object] = {"start": START, "end": END, "n_symbols": 33} | kwargs
+    with pytest.raises(AnalyticsError, match=match):
+        simulate_market(**arguments)  # type: ignore[arg-type]

@@ -1,0 +1,53 @@
+"""Shared fixtures: app databases on SQLite and PostgreSQL and temporary Dagster instances.
+
+PostgreSQL tests run against a fresh database per test on the server named by
+``PORTFOLIO_TEST_PG`` (libpq conninfo; default ``host=127.0.0.1 port=5432 user=postgres``) and
+are skipped with a reason when no server is reachable.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.storage.engine import dispose_engines
+from tests.support import PG_CONNINFO, postgres_admin, postgres_skip_reason
+
+POSTGRES_SKIP_REASON = postgres_skip_reason()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards) as a SQLAlchemy URL."""
+    if POSTGRES_SKIP_REASON:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    name = f"pp_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    params = dict(part.split("=", 1) for part in PG_CONNINFO.split())
+    host, port, user = params.get("host", "127.0.0.1"), params.get("port", "5432"), params["user"]
+    yield f"postgresql+psycopg://{user}@{host}:{port}/{name}"
+    dispose_engines()
+    with postgres_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The app database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'portfolio.db'}"
+        dispose_engines()
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A temporary Dagster instance (SQLite in a temp dir)."""
+    with dg.instance_for_test() as test_instance:
+        yield test_instance

@@ -1,0 +1,70 @@
+"""The code location loads; the asset-key set, jobs and schedules are the contract."""
+
+import datetime as dt
+
+import dagster as dg
+
+from orchestration.definitions import build_definitions
+from orchestration.partitions import is_trading_days
+from tests.support import make_settings
+
+MARKET_DATA_ASSETS = {
+    "instruments",
+    "benchmark_sector_weights",
+    "etf_holdings",
+    "daily_prices",
+    "returns_panel",
+}
+
+
+def test_definitions_load_and_validate(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_asset_keys_are_the_contract(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
+    assert keys >= MARKET_DATA_ASSETS | {"portfolio_positions"}
+    groups = {
+        key.to_user_string(): spec.group_name
+        for key, spec in ((s.key, s) for s in defs.resolve_all_asset_specs())
+    }
+    assert {groups[k] for k in MARKET_DATA_ASSETS} == {"market_data"}
+    assert groups["portfolio_positions"] == "trading"
+
+
+def test_trading_days_start_at_the_configured_date(tmp_path):
+    settings = make_settings(tmp_path, PORTFOLIO_START_DATE="2019-01-02")
+    defs = build_definitions(settings)
+    for name in ("daily_prices", "returns_panel"):
+        partitions = defs.resolve_assets_def(name).partitions_def
+        assert is_trading_days(partitions)
+        keys = partitions.get_partition_keys(current_time=dt.datetime(2019, 1, 8, 12))
+        # weekdays only, starting at the configured date, through the current weekday
+        assert keys == ["2019-01-02", "2019-01-03", "2019-01-04", "2019-01-07", "2019-01-08"]
+
+
+def test_daily_pipeline_job_and_schedule(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    job = defs.resolve_job_def("daily_pipeline")
+    selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert selected >= MARKET_DATA_ASSETS | {"portfolio_positions"}
+    schedule = defs.resolve_schedule_def("daily_pipeline_after_close")
+    assert schedule.cron_schedule == "30 18 * * 1-5"
+    assert schedule.execution_timezone == "America/New_York"
+    tick = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2024, 3, 14, 18, 30, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
+    result = schedule.evaluate_tick(tick)
+    assert [r.partition_key for r in result.run_requests] == ["2024-03-14"]
+
+
+def test_csv_settings_select_the_csv_source(tmp_path):
+    defs = build_definitions(
+        make_settings(tmp_path, PORTFOLIO_MARKET_DATA="csv", PORTFOLIO_CSV_DIR=str(tmp_path))
+    )
+    resource = defs.resources["market_data"]
+    assert type(resource).__name__ == "CsvMarketData"
+    assert not resource.simulated
