@@ -1,0 +1,1 @@
+"""Scale runs that print timings and ratios against reference implementations (no asserts)."""
