@@ -13,6 +13,7 @@ from orchestration.storage.engine import get_engine
 from orchestration.storage.models import Base, Price
 
 EXPECTED_TABLES = {
+    "baskets",
     "instruments",
     "prices",
     "benchmarks_sector_weights",

@@ -1,6 +1,7 @@
 """All app-database models, imported so ``Base.metadata`` knows every table."""
 
 from orchestration.storage.base import Base
+from orchestration.storage.models.baskets import Basket
 from orchestration.storage.models.market import (
     BenchmarkSectorWeight,
     EtfHolding,
@@ -11,6 +12,7 @@ from orchestration.storage.models.market import (
 
 __all__ = [
     "Base",
+    "Basket",
     "BenchmarkSectorWeight",
     "EtfHolding",
     "Instrument",
