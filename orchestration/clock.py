@@ -2,10 +2,23 @@
 
 import datetime as dt
 
+import pandas as pd
+
 
 def utc_now() -> dt.datetime:
-    """The current time as a naive UTC datetime (how timestamps are stored)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    """The current time, timezone-aware in UTC (what every timestamp column is written as)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """A timestamp read back from either database as a naive UTC datetime.
+
+    PostgreSQL returns aware values (in the session's time zone), SQLite naive UTC ones.
+    """
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.to_pydatetime()
 
 
 def last_weekday(today: dt.date | None = None) -> dt.date:

@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from orchestration.cli import pipeline
+from orchestration.cli import baskets, pipeline
 from orchestration.settings import SettingsError, configure_dagster_process, load_settings
 
-COMMAND_MODULES = (pipeline,)
+COMMAND_MODULES = (pipeline, baskets)
 
 
 def build_parser() -> argparse.ArgumentParser:
