@@ -17,8 +17,9 @@ from analytics_lib.returns import ReturnsPanelResult
 from orchestration import constants as c
 from orchestration.clock import weekdays_between
 from orchestration.resources.database import Database
+from orchestration.storage.bulk import read_price_window
 
-EXPECTED_AFTER_LAST_PRICE = dt.timedelta(days=14)
+COVERAGE_MEMORY = 10
 
 
 def prices_unique_keys(database: Database, start: dt.date, end: dt.date) -> dg.AssetCheckResult:
@@ -58,34 +59,38 @@ def prices_positive_closes(database: Database, start: dt.date, end: dt.date) -> 
 def universe_coverage(database: Database, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per price date in ``[start, end]``: symbols priced, symbols expected, coverage.
 
-    A symbol of ``instruments`` is expected on day ``d`` when its first price is on or before
-    ``d`` and its last price is no more than 14 days before ``d`` (a missing symbol on the
-    newest day still counts as missing); instruments never priced are expected every day.
-    Days without any price (market holidays) are not listed.
+    A symbol is expected on day ``d`` when it has a price on ``d`` or on any of the
+    ``COVERAGE_MEMORY`` price dates before it, so a symbol that traded recently and is missing
+    today counts as missing, a new listing counts from its first day and a delisted symbol
+    stops counting after ``COVERAGE_MEMORY`` days. Days without any price (market holidays)
+    are not listed.
     """
-    counts = database.read_frame(
-        "SELECT date, COUNT(*) AS priced FROM prices WHERE date >= :start AND date <= :end "
-        "GROUP BY date ORDER BY date",
-        {"start": start, "end": end},
+    earlier = database.read_frame(
+        "SELECT date FROM (SELECT DISTINCT date FROM prices WHERE date < :start) AS d "
+        "ORDER BY date DESC LIMIT :n",
+        {"start": start, "n": COVERAGE_MEMORY},
     )
-    spans = database.read_frame(
-        "SELECT i.symbol, MIN(p.date) AS first, MAX(p.date) AS last FROM instruments i "
-        "LEFT JOIN prices p ON p.symbol = i.symbol GROUP BY i.symbol"
-    )
-    dates = pd.to_datetime(counts["date"]).to_numpy()
-    priced_spans = spans.dropna(subset=["first"])
-    first = np.sort(pd.to_datetime(priced_spans["first"]).to_numpy())
-    last = np.sort((pd.to_datetime(priced_spans["last"]) + EXPECTED_AFTER_LAST_PRICE).to_numpy())
-    started = np.searchsorted(first, dates, side="right")
-    ended = np.searchsorted(last, dates, side="left")
-    expected = started - ended + int(spans["first"].isna().sum())
-    priced = counts["priced"].to_numpy(dtype=np.int64)
+    first = pd.Timestamp(earlier["date"].min()).date() if not earlier.empty else start
+    with database.engine.connect() as connection:
+        long = read_price_window(connection, first, end)
+    if long.empty:
+        return pd.DataFrame(columns=["date", "priced", "expected", "coverage"])
+    dates = pd.DatetimeIndex(np.sort(long["date"].unique()))
+    symbols = pd.Index(np.sort(long["symbol"].unique()))
+    present = np.zeros((len(dates), len(symbols)), dtype=np.int32)
+    present[dates.get_indexer(long["date"]), symbols.get_indexer(long["symbol"])] = 1
+    running = np.vstack([np.zeros((1, len(symbols)), dtype=np.int32), present.cumsum(axis=0)])
+    rows = np.arange(len(dates))
+    window = running[rows + 1] - running[np.maximum(rows - COVERAGE_MEMORY, 0)]
+    expected = (window > 0).sum(axis=1)
+    priced = present.sum(axis=1)
+    keep = dates >= pd.Timestamp(start)
     return pd.DataFrame(
         {
-            "date": pd.to_datetime(counts["date"]),
-            "priced": priced,
-            "expected": expected,
-            "coverage": np.where(expected > 0, priced / np.maximum(expected, 1), 1.0),
+            "date": dates[keep],
+            "priced": priced[keep],
+            "expected": expected[keep],
+            "coverage": priced[keep] / np.maximum(expected[keep], 1),
         }
     )
 

@@ -19,8 +19,9 @@ from orchestration.storage.bulk import replace_rows
 from orchestration.storage.models import BenchmarkSectorWeight, EtfHolding, Instrument, Price
 
 
-def _stamp(frame: pd.DataFrame, source: MarketDataSource, column: str) -> pd.DataFrame:
-    return frame.assign(source=source.label, **{column: pd.Timestamp(utc_now())})
+def _stamp(source: MarketDataSource, column: str) -> dict[str, object]:
+    """The columns every row of a load shares: where it came from and when."""
+    return {"source": source.label, column: utc_now()}
 
 
 @dg.asset(group_name=c.MARKET_DATA, kinds={"sql"})
@@ -28,7 +29,12 @@ def instruments(market_data: MarketDataSource, database: Database) -> dg.Materia
     """Symbols with name, GICS sector, industry, market cap, asset type and currency."""
     frame = market_data.instruments()
     with database.transaction() as connection:
-        replace_rows(connection, Instrument.__table__, _stamp(frame, market_data, "updated_at"))
+        replace_rows(
+            connection,
+            Instrument.__table__,
+            frame,
+            constants=_stamp(market_data, "updated_at"),
+        )
     by_type = frame["asset_type"].value_counts()
     return dg.MaterializeResult(
         metadata={
@@ -54,7 +60,8 @@ def benchmark_sector_weights(
         replace_rows(
             connection,
             BenchmarkSectorWeight.__table__,
-            _stamp(frame, market_data, "updated_at"),
+            frame,
+            constants=_stamp(market_data, "updated_at"),
         )
     latest = frame.loc[frame["asof_date"] == frame["asof_date"].max()] if len(frame) else frame
     return dg.MaterializeResult(
@@ -72,7 +79,12 @@ def etf_holdings(market_data: MarketDataSource, database: Database) -> dg.Materi
     """Holdings of each ETF by ``asof_date`` (weights of the fund; cash excluded)."""
     frame = market_data.etf_holdings()
     with database.transaction() as connection:
-        replace_rows(connection, EtfHolding.__table__, _stamp(frame, market_data, "updated_at"))
+        replace_rows(
+            connection,
+            EtfHolding.__table__,
+            frame,
+            constants=_stamp(market_data, "updated_at"),
+        )
     per_etf = frame.groupby("etf")["symbol"].count() if len(frame) else pd.Series(dtype=int)
     return dg.MaterializeResult(
         metadata={
@@ -127,9 +139,10 @@ def daily_prices(
         replace_rows(
             connection,
             table,
-            _stamp(frame, market_data, "ingested_at"),
+            frame,
             table.c.date >= first,
             table.c.date <= last,
+            constants=_stamp(market_data, "ingested_at"),
             progress=progress,
         )
     per_day = frame.groupby(frame["date"].dt.date).size()

@@ -27,7 +27,8 @@ def portfolio_positions(market_data: MarketDataSource, database: Database) -> dg
         replace_rows(
             connection,
             PortfolioPosition.__table__,
-            frame.assign(source=market_data.label, updated_at=utc_now()),
+            frame,
+            constants={"source": market_data.label, "updated_at": utc_now()},
         )
     return dg.MaterializeResult(
         metadata={

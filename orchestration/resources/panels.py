@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import PrivateAttr
 
@@ -22,6 +21,7 @@ from orchestration.constants import (
     DEFAULT_MIN_HISTORY,
 )
 from orchestration.resources.database import Database
+from orchestration.storage.bulk import read_price_window
 
 
 class ReturnsPanels(dg.ConfigurableResource):
@@ -70,14 +70,8 @@ class ReturnsPanels(dg.ConfigurableResource):
         """Dates x symbols adjusted closes (close where no adjusted close) in ``[start, end]``."""
         key = ("prices", start, end)
         if key not in self._memo:
-            long = self.database.read_frame(
-                "SELECT date, symbol, close, adj_close FROM prices "
-                "WHERE date >= :start AND date <= :end",
-                {"start": start, "end": end},
-            )
-            long["date"] = pd.to_datetime(long["date"])
-            long["close"] = long["close"].astype(np.float64)
-            long["adj_close"] = pd.to_numeric(long["adj_close"]).astype(np.float64)
+            with self.database.engine.connect() as connection:
+                long = read_price_window(connection, start, end)
             self._memo[key] = price_panel(long)
         return self._memo[key]
 

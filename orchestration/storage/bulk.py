@@ -1,6 +1,7 @@
-"""Bulk writes and reads of DataFrames on SQLite (executemany) and PostgreSQL (COPY).
+"""Bulk writes and reads of DataFrames on SQLite (executemany) and PostgreSQL (binary COPY).
 
-Rows are converted chunk by chunk so memory stays bounded however large the frame is; the
+Rows are converted chunk by chunk so memory stays bounded however large the frame is; values
+that are the same on every row (source, ingestion time) are passed once as ``constants``. The
 caller owns the transaction, so a failure leaves nothing half-written.
 """
 
@@ -8,53 +9,105 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Table, text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Double, Float, Integer, Table, text
 from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 200_000
 Progress = Callable[[int, int], None]
 
 
-def _column_values(series: pd.Series, dialect: str) -> list[object]:
-    """Python values of one column with None for missing, in the form the driver expects."""
+def _postgres_type(column) -> str:
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    if isinstance(kind, Date):
+        return "date"
+    if isinstance(kind, Double | Float):
+        return "float8"
+    if isinstance(kind, BigInteger):
+        return "int8"
+    if isinstance(kind, Integer):
+        return "int4"
+    if isinstance(kind, Boolean):
+        return "bool"
+    return "text"
+
+
+def _sqlite_scalar(value: object) -> object:
+    """One value in the form SQLAlchemy's SQLite dialect stores it."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _postgres_scalar(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _column_values(series: pd.Series, column, dialect: str) -> list[object]:
+    """Python values of one column, None for missing, in the form the driver expects."""
+    missing = series.isna().to_numpy()
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        missing = series.isna().to_numpy()
-        fmt = "%Y-%m-%d" if (series.dt.normalize() == series).all() else "%Y-%m-%d %H:%M:%S.%f"
-        text = series.dt.strftime(fmt).to_numpy(dtype=object)
-        text[missing] = None
-        return text.tolist()
-    if pd.api.types.is_float_dtype(series.dtype):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        out = values.astype(object)
-        out[np.isnan(values)] = None
-        return out.tolist()
-    if pd.api.types.is_integer_dtype(series.dtype):
-        if series.hasnans:
-            return [None if pd.isna(v) else int(v) for v in series.astype(object)]
-        return series.to_numpy().tolist()
-    out = series.to_numpy(dtype=object, copy=True)
-    out[pd.isna(out)] = None
-    return [v.isoformat() if isinstance(v, dt.date) and dialect == "sqlite" else v for v in out]
+        stamps = series.dt.tz_convert("UTC").dt.tz_localize(None) if series.dt.tz else series
+        if isinstance(column.type, DateTime):
+            if dialect == "sqlite":
+                out = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy(dtype=object)
+            else:
+                out = np.array(
+                    [v.replace(tzinfo=dt.UTC) for v in stamps.dt.to_pydatetime()], dtype=object
+                )
+        elif dialect == "sqlite":
+            out = stamps.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+        else:
+            out = np.array(stamps.dt.date.tolist(), dtype=object)
+    elif pd.api.types.is_float_dtype(series.dtype):
+        out = series.to_numpy(dtype=np.float64, na_value=np.nan).astype(object)
+    elif pd.api.types.is_integer_dtype(series.dtype):
+        out = series.to_numpy(dtype=object, na_value=None)
+        out = np.array([None if v is None else int(v) for v in out], dtype=object)
+    elif pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_string_dtype(series):
+        out = series.to_numpy(dtype=object, na_value=None)
+    else:
+        convert = _sqlite_scalar if dialect == "sqlite" else _postgres_scalar
+        out = np.array([convert(v) for v in series.to_numpy(dtype=object)], dtype=object)
+    out[missing] = None
+    return out.tolist()
 
 
-def _rows(frame: pd.DataFrame, columns: Sequence[str], dialect: str) -> list[tuple]:
-    return list(zip(*(_column_values(frame[c], dialect) for c in columns), strict=True))
-
-
-def _copy_text(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    buffer = io.StringIO()
-    out = frame.loc[:, list(columns)]
-    for name in columns:
-        if pd.api.types.is_datetime64_any_dtype(out[name].dtype):
-            series = out[name]
-            daily = (series.dt.normalize() == series).all()
-            out[name] = series.dt.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S.%f+00")
-    out.to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N", lineterminator="\n")
-    return buffer.getvalue()
+def _in_key_order(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """``frame`` sorted by the table's primary key (B-tree inserts in key order are
+    sequential), unless it already is or lacks a key column."""
+    keys = [c.name for c in table.primary_key.columns]
+    if not keys or any(k not in frame.columns for k in keys) or len(frame) < 2:
+        return frame
+    codes = [pd.factorize(frame[k], sort=True)[0] for k in reversed(keys)]
+    order = np.lexsort(codes)
+    if (order[1:] > order[:-1]).all():
+        return frame
+    return frame.iloc[order]
 
 
 def insert_frame(
@@ -62,42 +115,56 @@ def insert_frame(
     table: Table,
     frame: pd.DataFrame,
     *,
+    constants: Mapping[str, object] | None = None,
     progress: Progress | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> int:
-    """Insert every row of ``frame`` into ``table`` (columns by name); return the row count.
+    """Insert every row of ``frame`` (columns by name) into ``table``; return the row count.
 
-    SQLite uses the driver's ``executemany``; PostgreSQL uses ``COPY … FROM STDIN``. Datetime
-    columns must hold UTC timestamps; float NaN and missing values become NULL.
+    ``constants`` gives columns whose value is the same on every row. SQLite uses the driver's
+    ``executemany``; PostgreSQL uses binary ``COPY … FROM STDIN``. Datetimes are stored as UTC;
+    float NaN and missing values become NULL.
     """
-    columns = [c.name for c in table.columns if c.name in frame.columns]
-    missing = [c.name for c in table.columns if not c.nullable and c.name not in frame.columns]
+    constants = dict(constants or {})
+    names = [c.name for c in table.columns if c.name in frame.columns or c.name in constants]
+    missing = [
+        c.name
+        for c in table.columns
+        if not c.nullable and c.name not in names and c.autoincrement is not True
+    ]
     if missing:
         raise ValueError(f"frame for table {table.name} lacks column(s): {', '.join(missing)}")
-    total = len(frame)
     dialect = connection.dialect.name
-    column_list = ", ".join(f'"{c}"' for c in columns)
+    convert = _sqlite_scalar if dialect == "sqlite" else _postgres_scalar
+    fixed = {name: convert(value) for name, value in constants.items()}
+    column_list = ", ".join(f'"{c}"' for c in names)
+    frame = _in_key_order(frame, table)
+    total = len(frame)
     for start in range(0, total, chunk_rows):
         chunk = frame.iloc[start : start + chunk_rows]
+        values = [
+            itertools.repeat(fixed[name], len(chunk))
+            if name in fixed
+            else _column_values(chunk[name], table.c[name], dialect)
+            for name in names
+        ]
+        rows = zip(*values, strict=False)
         if dialect == "postgresql":
             cursor = connection.connection.driver_connection.cursor()
-            with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-                copy.write(_copy_text(chunk, columns))
+            statement = f'COPY "{table.name}" ({column_list}) FROM STDIN (FORMAT BINARY)'
+            with cursor.copy(statement) as copy:
+                copy.set_types([_postgres_type(table.c[name]) for name in names])
+                for row in rows:
+                    copy.write_row(row)
         else:
-            placeholders = ", ".join("?" for _ in columns)
+            placeholders = ", ".join("?" for _ in names)
             connection.exec_driver_sql(
                 f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',
-                _rows(chunk, columns, dialect),
+                list(rows),
             )
         if progress is not None:
             progress(min(start + chunk_rows, total), total)
     return total
-
-
-def read_frame(connection: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
-    """Run ``sql`` (with ``:name`` parameters) and return the result as a DataFrame."""
-    result = connection.execute(text(sql), params or {})
-    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
 
 def replace_rows(
@@ -105,6 +172,7 @@ def replace_rows(
     table: Table,
     frame: pd.DataFrame,
     *conditions: object,
+    constants: Mapping[str, object] | None = None,
     progress: Progress | None = None,
 ) -> int:
     """Delete the rows of ``table`` matching ``conditions`` (all rows if none), insert ``frame``.
@@ -115,4 +183,56 @@ def replace_rows(
     if conditions:
         statement = statement.where(*conditions)
     connection.execute(statement)
-    return insert_frame(connection, table, frame, progress=progress)
+    return insert_frame(connection, table, frame, constants=constants, progress=progress)
+
+
+def read_frame(connection: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
+    """Run ``sql`` (with ``:name`` parameters) and return the result as a DataFrame."""
+    result = connection.execute(text(sql), params or {})
+    columns = list(result.keys())
+    rows = result.fetchall()
+    data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    return pd.DataFrame(dict(zip(columns, data, strict=True)), columns=columns)
+
+
+def read_price_window(connection: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """``date, symbol, close, adj_close`` of every price with ``start <= date <= end``.
+
+    The hot read path of every panel: raw driver cursor on SQLite, ``COPY … TO STDOUT`` on
+    PostgreSQL; ``date`` is returned as datetime64.
+    """
+    columns = ["date", "symbol", "close", "adj_close"]
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.driver_connection.cursor()
+        buffer = io.BytesIO()
+        query = (
+            "COPY (SELECT date, symbol, close, adj_close FROM prices "
+            f"WHERE date >= '{start.isoformat()}' AND date <= '{end.isoformat()}') TO STDOUT"
+        )
+        with cursor.copy(query) as copy:
+            for block in copy:
+                buffer.write(block)
+        buffer.seek(0)
+        frame = pd.read_csv(
+            buffer,
+            sep="\t",
+            header=None,
+            names=columns,
+            na_values=["\\N"],
+            keep_default_na=False,
+            dtype={"symbol": str, "close": np.float64, "adj_close": np.float64},
+        )
+    else:
+        cursor = connection.connection.driver_connection.cursor()
+        cursor.execute(
+            "SELECT date, symbol, close, adj_close FROM prices WHERE date >= ? AND date <= ?",
+            (start.isoformat(), end.isoformat()),
+        )
+        rows = cursor.fetchall()
+        cursor.close()
+        data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+        frame = pd.DataFrame(dict(zip(columns, data, strict=True)), columns=columns)
+        frame["close"] = frame["close"].astype(np.float64)
+        frame["adj_close"] = pd.to_numeric(frame["adj_close"]).astype(np.float64)
+    frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
+    return frame

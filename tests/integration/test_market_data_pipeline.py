@@ -81,25 +81,34 @@ def test_rerunning_a_partition_replaces_it(settings, instance):
 
 def test_price_checks_fail_on_bad_rows(settings, instance):
     defs = build_definitions(settings)
-    day = dt.date(2024, 3, 5)
-    assert execute_job(defs, "daily_pipeline", instance, partition_key=day.isoformat()).success
+    before, day = dt.date(2024, 3, 4), dt.date(2024, 3, 5)
+    result = execute_job(defs, "daily_pipeline", instance, partition_range=(before, day))
+    assert result.success
     database = Database(url=settings.database_url)
     with database.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE prices SET close = 0 WHERE symbol = 'SPY'")
+        connection.exec_driver_sql(
+            "UPDATE prices SET close = 0 WHERE symbol = 'SPY' AND date = '2024-03-05'"
+        )
     result = checks.prices_positive_closes(database, day, day)
     assert not result.passed
     assert result.metadata["non_positive_rows"].value == 1
-    priced = int(database.read_frame("SELECT COUNT(*) AS n FROM prices")["n"].iloc[0])
-    coverage = checks.prices_cover_universe(database, day, day, 0.5)
-    assert coverage.passed
+    assert checks.prices_positive_closes(database, before, before).passed
+
+    on_day = int(
+        database.read_frame("SELECT COUNT(*) AS n FROM prices WHERE date = :d", {"d": day})[
+            "n"
+        ].iloc[0]
+    )
+    assert checks.prices_cover_universe(database, day, day, 0.999).passed
     with database.engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM prices WHERE symbol = 'SPY'")
+        connection.exec_driver_sql(
+            "DELETE FROM prices WHERE symbol = 'SPY' AND date = '2024-03-05'"
+        )
     coverage = checks.prices_cover_universe(database, day, day, 0.999)
     assert not coverage.passed
-    # SPY was priced on the day, so it is still expected; the universe is every instrument
-    assert coverage.metadata["lowest_coverage"].value == pytest.approx(
-        (priced - 1) / (SYMBOLS + 12)
-    )
+    # SPY traded the day before, so it is still expected on the day it is missing
+    assert coverage.metadata["lowest_coverage"].value == pytest.approx((on_day - 1) / on_day)
+
     fresh = checks.prices_fresh(database, day + dt.timedelta(days=7), 3)
     assert not fresh.passed and fresh.metadata["stale_weekdays"].value == 5
     assert checks.prices_fresh(database, day + dt.timedelta(days=1), 3).passed

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, DateTime, Double, Index, String
+from sqlalchemy import BigInteger, Date, DateTime, Double, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestration.storage.base import Base
@@ -25,16 +25,17 @@ class Instrument(Base):
 
 
 class Price(Base):
-    """Daily bar of one symbol; a partition (date) is replaced in one transaction."""
+    """Daily bar of one symbol; a partition (date) is replaced in one transaction.
+
+    The primary key is (date, symbol): partitions are written, replaced and read by date, so
+    the key's date-first order makes those range operations sequential.
+    """
 
     __tablename__ = "prices"
-    __table_args__ = (
-        Index("ix_prices_date", "date"),
-        {"sqlite_with_rowid": False},
-    )
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     open: Mapped[float | None] = mapped_column(Double)
     high: Mapped[float | None] = mapped_column(Double)
     low: Mapped[float | None] = mapped_column(Double)

@@ -30,8 +30,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "prices",
-        sa.Column("symbol", sa.String(32), nullable=False),
         sa.Column("date", sa.Date(), nullable=False),
+        sa.Column("symbol", sa.String(32), nullable=False),
         sa.Column("open", sa.Double()),
         sa.Column("high", sa.Double()),
         sa.Column("low", sa.Double()),
@@ -40,10 +40,9 @@ def upgrade() -> None:
         sa.Column("volume", sa.BigInteger()),
         sa.Column("source", sa.String(200), nullable=False),
         sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("symbol", "date", name="pk_prices"),
+        sa.PrimaryKeyConstraint("date", "symbol", name="pk_prices"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_prices_date", "prices", ["date"])
     op.create_table(
         "benchmarks_sector_weights",
         sa.Column("benchmark", sa.String(32), nullable=False),
@@ -83,6 +82,5 @@ def downgrade() -> None:
     op.drop_table("portfolio_positions")
     op.drop_table("etf_holdings")
     op.drop_table("benchmarks_sector_weights")
-    op.drop_index("ix_prices_date", table_name="prices")
     op.drop_table("prices")
     op.drop_table("instruments")
