@@ -86,10 +86,10 @@ def _column_values(series: pd.Series, column, dialect: str) -> list[object]:
     elif pd.api.types.is_float_dtype(series.dtype):
         out = series.to_numpy(dtype=np.float64, na_value=np.nan).astype(object)
     elif pd.api.types.is_integer_dtype(series.dtype):
-        out = series.to_numpy(dtype=object, na_value=None)
+        out = series.to_numpy(dtype=object, na_value=None, copy=True)
         out = np.array([None if v is None else int(v) for v in out], dtype=object)
     elif pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_string_dtype(series):
-        out = series.to_numpy(dtype=object, na_value=None)
+        out = series.to_numpy(dtype=object, na_value=None, copy=True)
     else:
         convert = _sqlite_scalar if dialect == "sqlite" else _postgres_scalar
         out = np.array([convert(v) for v in series.to_numpy(dtype=object)], dtype=object)
