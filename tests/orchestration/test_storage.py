@@ -10,7 +10,8 @@ from sqlalchemy import inspect
 from orchestration.resources.database import Database
 from orchestration.storage import bulk, migrate
 from orchestration.storage.engine import get_engine
-from orchestration.storage.models import Base, Price
+from orchestration.clock import naive_utc
+from orchestration.storage.models import Base, Instrument, Price
 
 EXPECTED_TABLES = {
     "baskets",
@@ -115,3 +116,31 @@ def test_insert_frame_names_missing_required_columns(database_url):
     database = Database(url=database_url)
     with database.transaction() as connection, pytest.raises(ValueError, match="lacks column"):
         bulk.insert_frame(connection, Price.__table__, _prices().drop(columns=["close"]))
+
+
+def test_text_columns_with_missing_values_round_trip(database_url):
+    database = Database(url=database_url)
+    frame = pd.DataFrame(
+        {
+            "symbol": pd.Series(["AAA", "BBB", "CCC"], dtype=object),
+            "name": pd.Series(["A Inc", None, "C Corp"], dtype=object),
+            "sector": pd.Series([None, "Energy", None], dtype=object),
+            "industry": pd.Series([None, None, None], dtype=object),
+            "market_cap": [1.5e9, np.nan, 3.0],
+            "asset_type": ["stock", "etf", "stock"],
+            "currency": ["USD", "USD", "EUR"],
+        }
+    )
+    stamp = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    with database.transaction() as connection:
+        bulk.insert_frame(
+            connection, Instrument.__table__, frame, constants={"source": "t", "updated_at": stamp}
+        )
+    back = database.read_frame("SELECT * FROM instruments ORDER BY symbol")
+    assert back["name"].isna().tolist() == [False, True, False]
+    assert back["name"].dropna().tolist() == ["A Inc", "C Corp"]
+    assert back["sector"].isna().tolist() == [True, False, True]
+    assert back["industry"].isna().all()
+    assert back["market_cap"].isna().tolist() == [False, True, False]
+    assert back["source"].tolist() == ["t"] * 3
+    assert {naive_utc(v) for v in back["updated_at"]} == {dt.datetime(2026, 11, 20, 12, 0)}
