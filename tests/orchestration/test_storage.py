@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect
 
+from orchestration.clock import naive_utc
 from orchestration.resources.database import Database
 from orchestration.storage import bulk, migrate
 from orchestration.storage.engine import get_engine
-from orchestration.clock import naive_utc
 from orchestration.storage.models import Base, Instrument, Price
 
 EXPECTED_TABLES = {
