@@ -18,6 +18,10 @@ BROKERS = ("paper", "ib")
 DEFAULT_START_DATE = dt.date(2022, 1, 3)
 DEFAULT_DEMO_SYMBOLS = 150
 DEFAULT_DEMO_SEED = 20240101
+DEFAULT_IB_HOST = "127.0.0.1"
+DEFAULT_IB_PORT = 4002
+DEFAULT_IB_CLIENT_ID = 11
+DEFAULT_IB_READONLY_CLIENT_ID = 12
 
 
 class SettingsError(ValueError):
@@ -51,6 +55,15 @@ class Settings:
         market grows by a day every weekday.
     broker
         ``paper`` or ``ib`` (``PORTFOLIO_BROKER``).
+    ib_host, ib_port
+        Address of the IB Gateway / TWS API (``IB_HOST``, ``IB_PORT``; 4002 is the Gateway's
+        paper-trading port).
+    ib_account
+        IB account to trade and report (``IB_ACCOUNT``); empty means the only account the
+        gateway manages.
+    ib_client_id, ib_readonly_client_id
+        API client ids for trading and for previews/data (``IB_CLIENT_ID``,
+        ``IB_READONLY_CLIENT_ID``); they must differ because IB allows one connection per id.
     """
 
     home: Path
@@ -63,6 +76,11 @@ class Settings:
     demo_seed: int
     demo_end_date: dt.date | None
     broker: str
+    ib_host: str
+    ib_port: int
+    ib_account: str
+    ib_client_id: int
+    ib_readonly_client_id: int
 
     @property
     def is_simulated(self) -> bool:
@@ -107,6 +125,38 @@ def _date(env: Mapping[str, str], name: str, default: dt.date | None) -> dt.date
     if value.weekday() >= 5:
         raise SettingsError(f"{name}={raw} falls on a weekend; use a weekday")
     return value
+
+
+def _ib_host(env: Mapping[str, str]) -> str:
+    host = env.get("IB_HOST", "").strip() or DEFAULT_IB_HOST
+    if any(char.isspace() or char in "/:" for char in host):
+        raise SettingsError(f"IB_HOST={host!r} is not a host name or IPv4 address")
+    return host
+
+
+def _ib_port(env: Mapping[str, str]) -> int:
+    port = _int(env, "IB_PORT", DEFAULT_IB_PORT, 1)
+    if port > 65535:
+        raise SettingsError(f"IB_PORT={port} must be at most 65535")
+    return port
+
+
+def _ib_account(env: Mapping[str, str]) -> str:
+    account = env.get("IB_ACCOUNT", "").strip()
+    if account and not account.isalnum():
+        raise SettingsError(f"IB_ACCOUNT={account!r} must be letters and digits (e.g. DU1234567)")
+    return account
+
+
+def _ib_client_ids(env: Mapping[str, str]) -> tuple[int, int]:
+    client_id = _int(env, "IB_CLIENT_ID", DEFAULT_IB_CLIENT_ID, 0)
+    readonly_client_id = _int(env, "IB_READONLY_CLIENT_ID", DEFAULT_IB_READONLY_CLIENT_ID, 0)
+    if client_id == readonly_client_id:
+        raise SettingsError(
+            f"IB_CLIENT_ID and IB_READONLY_CLIENT_ID are both {client_id}; they must differ "
+            "(IB accepts one connection per client id)"
+        )
+    return client_id, readonly_client_id
 
 
 def _database_url(env: Mapping[str, str], home: Path) -> str:
@@ -162,6 +212,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"PORTFOLIO_CSV_DIR={csv_dir} is not a directory")
     dagster_home_raw = env.get("DAGSTER_HOME", "").strip()
     dagster_home = Path(dagster_home_raw).expanduser().resolve() if dagster_home_raw else None
+    ib_client_id, ib_readonly_client_id = _ib_client_ids(env)
     return Settings(
         home=home,
         database_url=_database_url(env, home),
@@ -173,4 +224,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         demo_seed=_int(env, "PORTFOLIO_DEMO_SEED", DEFAULT_DEMO_SEED, 0),
         demo_end_date=_date(env, "PORTFOLIO_DEMO_END_DATE", None),
         broker=_choice(env, "PORTFOLIO_BROKER", "paper", BROKERS),
+        ib_host=_ib_host(env),
+        ib_port=_ib_port(env),
+        ib_account=_ib_account(env),
+        ib_client_id=ib_client_id,
+        ib_readonly_client_id=ib_readonly_client_id,
     )

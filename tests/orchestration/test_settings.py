@@ -70,3 +70,50 @@ def test_csv_and_postgres_settings(tmp_path):
     assert settings.start_date == dt.date(2019, 1, 2)
     assert settings.database_url.startswith("postgresql+psycopg://")
     assert not settings.is_simulated
+
+
+def test_ib_defaults_point_at_a_local_paper_gateway(tmp_path):
+    settings = load_settings({"PORTFOLIO_HOME": str(tmp_path)})
+    assert (settings.ib_host, settings.ib_port, settings.ib_account) == ("127.0.0.1", 4002, "")
+    assert (settings.ib_client_id, settings.ib_readonly_client_id) == (11, 12)
+
+
+def test_ib_settings_from_environment(tmp_path):
+    settings = load_settings(
+        {
+            "PORTFOLIO_HOME": str(tmp_path),
+            "IB_HOST": "gateway.internal",
+            "IB_PORT": "4001",
+            "IB_ACCOUNT": "U1234567",
+            "IB_CLIENT_ID": "0",
+            "IB_READONLY_CLIENT_ID": "7",
+        }
+    )
+    assert (settings.ib_host, settings.ib_port, settings.ib_account) == (
+        "gateway.internal",
+        4001,
+        "U1234567",
+    )
+    assert (settings.ib_client_id, settings.ib_readonly_client_id) == (0, 7)
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({"IB_HOST": "gate way"}, "IB_HOST='gate way' is not a host name"),
+        ({"IB_HOST": "http://gateway"}, "IB_HOST='http://gateway' is not a host name"),
+        ({"IB_PORT": "four"}, "IB_PORT='four' is not an integer"),
+        ({"IB_PORT": "0"}, "IB_PORT=0 must be at least 1"),
+        ({"IB_PORT": "70000"}, "IB_PORT=70000 must be at most 65535"),
+        ({"IB_ACCOUNT": "DU-123"}, "IB_ACCOUNT='DU-123' must be letters and digits"),
+        ({"IB_CLIENT_ID": "-1"}, "IB_CLIENT_ID=-1 must be at least 0"),
+        ({"IB_READONLY_CLIENT_ID": "x"}, "IB_READONLY_CLIENT_ID='x' is not an integer"),
+        (
+            {"IB_CLIENT_ID": "5", "IB_READONLY_CLIENT_ID": "5"},
+            "IB_CLIENT_ID and IB_READONLY_CLIENT_ID are both 5; they must differ",
+        ),
+    ],
+)
+def test_invalid_ib_settings_name_the_variable(tmp_path, env, match):
+    with pytest.raises(SettingsError, match=match):
+        load_settings({"PORTFOLIO_HOME": str(tmp_path), **env})
