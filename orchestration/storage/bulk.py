@@ -94,6 +94,21 @@ def insert_frame(
     return total
 
 
+def insert_ignoring_conflicts(connection: Connection, table: Table, values: dict) -> bool:
+    """Insert one row unless it conflicts with a unique key; True when the row was inserted.
+
+    Concurrent writers of the same key see exactly one ``True`` (PostgreSQL and SQLite both
+    implement ``INSERT … ON CONFLICT DO NOTHING``).
+    """
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    inserted = connection.execute(statement.returning(*table.primary_key.columns)).first()
+    return inserted is not None
+
+
 def read_frame(connection: Connection, sql: str, params: dict | None = None) -> pd.DataFrame:
     """Run ``sql`` (with ``:name`` parameters) and return the result as a DataFrame."""
     result = connection.execute(text(sql), params or {})
