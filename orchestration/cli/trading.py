@@ -33,7 +33,7 @@ from orchestration.execution.reconcile import (
     reconcile_positions,
     take_baseline,
 )
-from orchestration.execution.records import GROUPS, TradeGroup, read_group
+from orchestration.execution.records import GROUPS, GroupStatus, TradeGroup, read_group
 from orchestration.resources.broker import BrokerError
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
@@ -62,13 +62,13 @@ def _broker_errors(handler: Handler) -> Handler:
     return wrapped
 
 
-def _group_id(text: str) -> int:
+def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a trade group id") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"trade group ids are positive, got {value}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return value
 
 
@@ -100,16 +100,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("cancel", "cancel a group's pending and open legs", cancel_command),
         ("status", "a group with its legs", status_command),
     ):
-        add(commands, name, help_text, handler).add_argument("id", type=_group_id)
+        add(commands, name, help_text, handler).add_argument("id", type=_positive_int)
 
     add(commands, "list", "recent trade groups", list_command).add_argument(
-        "--limit", type=int, default=20, help="how many groups (newest first)"
+        "--limit", type=_positive_int, default=20, help="how many groups (newest first)"
     )
 
     execute = add(
         commands, "execute", "execute an approved group now (in this process)", execute_command
     )
-    execute.add_argument("id", type=_group_id)
+    execute.add_argument("id", type=_positive_int)
     execute.add_argument(
         "--dry-run", action="store_true", help="re-preview and check limits, place nothing"
     )
@@ -160,7 +160,7 @@ def _legs_frame(group: TradeGroup) -> pd.DataFrame:
 def _print_group(group: TradeGroup) -> None:
     now = utc_now()
     status = group.status.value
-    if group.status.value == "executing" and not group.lease_live(now):
+    if group.status == GroupStatus.EXECUTING and not group.lease_live(now):
         status += " (no live executor: `portfolio trade execute ID` reconciles and resumes)"
     pairs: list[tuple[str, object]] = [
         ("group", group.id),
@@ -217,9 +217,9 @@ def approve_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_report(report: ExecutionReport, as_json: bool, extra: dict | None = None) -> None:
+def _print_report(report: ExecutionReport, as_json: bool) -> None:
     if as_json:
-        print_json({**report.as_dict(), **(extra or {})})
+        print_json(report.as_dict())
         return
     print(report.message)
     print_table(pd.DataFrame(report.legs), floatfmt=".2f")
@@ -257,7 +257,7 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
     frame = _database(settings).read_frame(
         f"SELECT id, basket_name, action, requested_value, status, estimated_cost, created_at "
         f"FROM {GROUPS.name} ORDER BY id DESC LIMIT :n",
-        {"n": max(args.limit, 1)},
+        {"n": args.limit},
     )
     if args.json:
         print_json(frame.to_dict(orient="records"))

@@ -168,6 +168,7 @@ class BasketTradeExecution:
         self.placed = 0
         self.account = ""
         self.cancelling = False
+        self.renewed_at = -math.inf
         self.wait_slice = max(0.05, min(1.0, trading.lease_seconds / 4.0))
 
     @property
@@ -225,6 +226,7 @@ class BasketTradeExecution:
 
     def _claim(self) -> bool:
         now = self.clock()
+        self.renewed_at = time.monotonic()
         with self.database.transaction() as connection:
             return set_group_status(
                 connection,
@@ -246,6 +248,7 @@ class BasketTradeExecution:
     def _renew(self) -> None:
         """Extend the lease; :class:`LeaseLost` when another executor holds the group now."""
         now = self.clock()
+        renewed_at = time.monotonic()
         with self.database.transaction() as connection:
             result = connection.execute(
                 update(GROUPS)
@@ -262,6 +265,23 @@ class BasketTradeExecution:
             )
         if result.rowcount != 1:
             raise LeaseLost(f"group {self.group_id}: the lease of {self.owner} was lost")
+        self.renewed_at = renewed_at
+
+    def _require_fresh_lease(self, leg: TradeLeg) -> None:
+        """Refuse to place when more than half the lease has passed since it was renewed.
+
+        Another executor may take the group over once the lease has expired, and would then
+        find this leg ``submitting`` with no order at the broker and place it itself. Placing
+        only within half a lease of the renewal keeps the two from ever overlapping (given
+        clocks that agree within half a lease); the leg stays ``submitting`` for the next
+        reconciliation to resolve.
+        """
+        elapsed = time.monotonic() - self.renewed_at
+        if elapsed > self.trading.lease_seconds / 2:
+            raise LeaseLost(
+                f"group {self.group_id}: {elapsed:.1f} s since the lease was renewed, too long "
+                f"to place leg {leg.leg_no} safely; it is left for reconciliation"
+            )
 
     def _release(self, note: str, *, back_to_approved: bool = False) -> None:
         """Give the group up (lease expired now) with a note; nothing else changes."""
@@ -353,6 +373,7 @@ class BasketTradeExecution:
         for leg in self._group().legs:
             if not leg.status.in_doubt:
                 continue
+            self._renew()
             state = self.broker.order_status(leg.order_ref)
             if state is not None:
                 self.log.info("leg %s: adopting the broker's order %s", leg.leg_no, leg.order_ref)
@@ -477,6 +498,7 @@ class BasketTradeExecution:
                 )
         leg = self._leg(leg.leg_no)
         request = OrderRequest(leg.symbol, OrderSide(leg.side), leg.quantity, leg.order_ref)
+        self._require_fresh_lease(leg)
         try:
             state = self.broker.place(request)
         except BrokerDisconnected:

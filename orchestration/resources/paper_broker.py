@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 
 from analytics_lib.execution import leg_cost, per_share_commission, slipped_price
@@ -289,12 +289,15 @@ class PaperBroker(Broker):
         if side == OrderSide.BUY:
             held = POSITIONS.c.quantity
             cost = func.coalesce(POSITIONS.c.average_cost, price)
+            after = held + quantity
             connection.execute(
                 update(POSITIONS)
                 .where(*where)
                 .values(
-                    quantity=held + quantity,
-                    average_cost=(held * cost + quantity * price) / (held + quantity),
+                    quantity=after,
+                    average_cost=case(
+                        (after == 0, None), else_=(held * cost + quantity * price) / after
+                    ),
                 )
             )
         else:

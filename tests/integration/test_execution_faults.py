@@ -57,7 +57,7 @@ def _environment(tmp_path: Path, database_url: str, dagster_home: Path, **extra:
             "DAGSTER_HOME": str(dagster_home),
             "PORTFOLIO_PAPER_CASH": "1000000",
             "PORTFOLIO_MAX_NET_LIQUIDATION_FRACTION": "1",
-            "PORTFOLIO_EXECUTION_LEASE_SECONDS": "1",
+            "PORTFOLIO_EXECUTION_LEASE_SECONDS": "2",
             "PORTFOLIO_ORDER_TIMEOUT_SECONDS": "20",
             "PYTHONUNBUFFERED": "1",
         }
@@ -178,14 +178,15 @@ def _wait_for_exit(pid: int) -> int:
     pytest.fail(f"executor {pid} did not finish in {WAIT_SECONDS} s")
 
 
-def _wait_for_orders_of(database, count: int, pid: int) -> None:
+def _wait_for_orders_of(database, count: int, pid: int, report: Path) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         if len(_paper_refs(database)) >= count:
             return
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            pytest.fail(f"executor exited ({status}) before order {count} was placed")
+            said = report.read_text() if report.exists() else "no report"
+            pytest.fail(f"executor exited ({status}) before order {count} was placed: {said}")
         time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
     pytest.fail(f"order {count} never reached the paper ledger")
@@ -201,8 +202,9 @@ def test_sigkill_after_every_leg_then_restart_places_each_leg_once(tmp_path, dat
     killed_states = []
     for k in range(1, 11):
         _wait_for_lease_expiry(database, group_id)
-        pid = _fork_executor(database_url, group_id, env, tmp_path / f"report-{k}.json")
-        _wait_for_orders_of(database, k, pid)
+        report = tmp_path / f"report-{k}.json"
+        pid = _fork_executor(database_url, group_id, env, report)
+        _wait_for_orders_of(database, k, pid, report)
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         assert _paper_refs(database) == refs[:k], f"after the kill at leg {k}"

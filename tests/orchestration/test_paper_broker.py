@@ -193,3 +193,11 @@ def test_a_reference_placed_twice_is_reported_not_hidden(market):
     assert len(_orders(market)) == 2
     with pytest.raises(BrokerError, match="2 orders with order_ref 'ref-twice'"):
         broker.order_status("ref-twice")
+
+
+def test_buying_back_a_short_opening_position_flattens_it(database_url):
+    seed_market(database_url, holdings={"S01": -10.0})
+    broker = paper_broker(database_url)
+    assert {p.symbol: p.quantity for p in broker.positions()} == {"S01": -10.0}
+    broker.place(OrderRequest("S01", BUY, 10, "ref-cover"))
+    assert broker.positions() == []

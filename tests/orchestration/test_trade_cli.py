@@ -9,8 +9,7 @@ from orchestration.cli import main
 from tests.trading_support import make_basket, seed_market
 
 
-@pytest.fixture
-def cli_env(tmp_path, database_url, monkeypatch):
+def _cli_env(tmp_path, database_url, monkeypatch):
     for name in ("PORTFOLIO_MARKET_DATA", "PORTFOLIO_CSV_DIR", "PORTFOLIO_BROKER", "IB_ACCOUNT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PORTFOLIO_HOME", str(tmp_path))
@@ -19,6 +18,18 @@ def cli_env(tmp_path, database_url, monkeypatch):
     database = seed_market(database_url)
     make_basket(database)
     return tmp_path
+
+
+@pytest.fixture
+def cli_env(tmp_path, database_url, monkeypatch):
+    """The CLI on SQLite and PostgreSQL."""
+    return _cli_env(tmp_path, database_url, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_cli_env(tmp_path, sqlite_url, monkeypatch):
+    """The CLI on SQLite (commands whose queries the engine tests cover on both databases)."""
+    return _cli_env(tmp_path, sqlite_url, monkeypatch)
 
 
 def _json(capsys, *argv: str, code: int = 0) -> dict:
@@ -50,7 +61,7 @@ def test_preview_approve_execute_status_list(cli_env, capsys):
     assert {r.job_name for r in instance.get_runs()} == {"execute_basket_trade"}
 
 
-def test_halt_resume_and_trading_status(cli_env, capsys):
+def test_halt_resume_and_trading_status(sqlite_cli_env, capsys):
     halted = _json(capsys, "trading", "halt", "--reason", "fat finger")
     assert halted == {"halted": True, "since": halted["since"], "reason": "fat finger"}
     group = _json(capsys, "trade", "preview", "tenleg", "--action", "buy", "--value", "5000")
@@ -66,7 +77,7 @@ def test_halt_resume_and_trading_status(cli_env, capsys):
     assert rebased["reconciliation"]["passed"] is True
 
 
-def test_errors_print_one_line(cli_env, capsys, monkeypatch):
+def test_errors_print_one_line(sqlite_cli_env, capsys, monkeypatch):
     group = _json(capsys, "trade", "preview", "tenleg", "--action", "buy", "--value", "5000")
     assert main(["trade", "status", "999"]) == 2
     assert "trade group 999 does not exist" in capsys.readouterr().err

@@ -551,3 +551,33 @@ def test_user_cancel_reaches_the_order_in_flight(market):
     assert all(leg.status == "cancelled" for leg in legs[2:])
     assert report.status == "failed"
     assert len(_paper_refs(market)) == 2
+
+
+def test_a_stalled_executor_does_not_place_after_half_its_lease(market):
+    import time
+
+    from orchestration.execution.execute import BasketTradeExecution
+
+    group_id = _approved(market)
+
+    class Stalling(BasketTradeExecution):
+        """Stalls (like a paused process) between marking leg 1 submitting and placing it."""
+
+        def _leg(self, leg_no):
+            leg = super()._leg(leg_no)
+            if leg.status == "submitting":
+                time.sleep(0.4)
+            return leg
+
+    limits = trading(lease_seconds=0.6)
+    broker = paper_broker(market.url)
+    stalled = Stalling(market, lambda: broker, group_id, trading=limits, owner="slow").run()
+    assert stalled.outcome == "lease_lost"
+    assert "too long to place leg 1 safely" in stalled.message
+    assert read_group(market, group_id).legs[0].status == "submitting"
+    assert _paper_refs(market) == []
+    time.sleep(0.7)  # the stalled executor's lease expires
+    report = _execute(market, group_id, owner="fresh")
+    assert (report.outcome, report.status) == ("finished", "completed")
+    refs = _paper_refs(market)
+    assert refs == [leg.order_ref for leg in read_group(market, group_id).legs]

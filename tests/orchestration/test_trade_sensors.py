@@ -136,10 +136,10 @@ def test_trade_plan_materializations_become_preview_runs(setup, instance):
     assert all(source.startswith("trade_plan event") for source in frame["source"])
 
 
-def test_auto_approval_only_when_configured(tmp_path, database_url, instance):
-    database = seed_market(database_url)
+def test_auto_approval_only_when_configured(tmp_path, sqlite_url, instance):
+    database = seed_market(sqlite_url)
     make_basket(database)
-    settings = make_settings(tmp_path, database_url, PORTFOLIO_AUTO_APPROVE="true")
+    settings = make_settings(tmp_path, sqlite_url, PORTFOLIO_AUTO_APPROVE="true")
     defs = build_definitions(settings)
     _report_trade_plan(instance, basket="tenleg", action="buy", value=5_000.0)
     [launch] = launch_sensor_runs(defs, instance, "trade_plan_sensor")
@@ -151,8 +151,12 @@ def test_auto_approval_only_when_configured(tmp_path, database_url, instance):
     assert read_group(database, int(frame["id"].iloc[0])).status == "completed"
 
 
-def test_the_preview_job_refuses_approval_unless_auto_approval_is_on(setup, instance):
-    database, defs = setup
+def test_the_preview_job_refuses_approval_unless_auto_approval_is_on(
+    tmp_path, sqlite_url, instance
+):
+    database = seed_market(sqlite_url)
+    make_basket(database)
+    defs = build_definitions(make_settings(tmp_path, sqlite_url))
     result = defs.resolve_job_def("preview_basket_trade").execute_in_process(
         run_config={
             "ops": {

@@ -13,14 +13,21 @@ from tests.support import make_settings
 from tests.trading_support import HOLDINGS, paper_broker, seed_market
 
 
-@pytest.fixture
-def resources(tmp_path, database_url):
+def _resources(tmp_path, database_url):
     seed_market(database_url)
     settings = make_settings(tmp_path, database_url, PORTFOLIO_POSITIONS_SOURCE="broker")
     return build_resources(settings)
 
 
-def test_portfolio_positions_come_from_the_broker(resources, database_url, instance):
+@pytest.fixture
+def resources(tmp_path, sqlite_url):
+    """Resources on SQLite: the reconciliation's queries run on both databases in the
+    execution tests."""
+    return _resources(tmp_path, sqlite_url)
+
+
+def test_portfolio_positions_come_from_the_broker(tmp_path, database_url, instance):
+    resources = _resources(tmp_path, database_url)
     paper_broker(database_url).place(OrderRequest("S05", OrderSide.BUY, 7, "ref-asset"))
     result = dg.materialize(
         [portfolio_positions], resources=resources, instance=instance, raise_on_error=False
@@ -45,9 +52,9 @@ def _reconcile(resources, instance):
 
 
 def test_reconciliation_check_fails_on_an_order_placed_outside_the_pipeline(
-    resources, database_url, instance
+    resources, sqlite_url, instance
 ):
-    paper_broker(database_url).place(OrderRequest("S06", OrderSide.BUY, 3, "ref-unrecorded"))
+    paper_broker(sqlite_url).place(OrderRequest("S06", OrderSide.BUY, 3, "ref-unrecorded"))
     result, evaluation = _reconcile(resources, instance)
     # the paper account holds 3 S06 that no recorded fill of ours explains: a break
     assert not evaluation.passed
