@@ -237,13 +237,6 @@ class TradeGroup:
             and self.lease_expires_at > naive_utc(now)
         )
 
-    def leg(self, leg_no: int) -> TradeLeg:
-        """The leg numbered ``leg_no``."""
-        for leg in self.legs:
-            if leg.leg_no == leg_no:
-                return leg
-        raise TradeError(f"group {self.id} has no leg {leg_no}")
-
     def as_dict(self) -> dict[str, object]:
         """JSON-ready representation (legs included)."""
         data = asdict(self)
