@@ -16,6 +16,7 @@ import pandas as pd
 from analytics_lib.returns import ReturnsPanelResult
 from orchestration import constants as c
 from orchestration.clock import weekdays_between
+from orchestration.execution.reconcile import PositionReconciliation
 from orchestration.resources.database import Database
 from orchestration.storage.bulk import read_price_window
 
@@ -152,3 +153,18 @@ def _md(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "_none_"
     return frame.to_markdown(index=False)
+
+
+def broker_positions_reconciled(result: PositionReconciliation) -> dg.AssetCheckResult:
+    """The broker holds exactly the positions our ledger expects (no breaks)."""
+    return dg.AssetCheckResult(
+        check_name=c.BROKER_POSITIONS_RECONCILED,
+        passed=result.passed,
+        metadata={
+            "breaks": len(result.breaks),
+            "symbols_checked": result.symbols_checked,
+            "reconciliation_id": result.id,
+            "break_details": dg.MetadataValue.md(_md(result.breaks.head(20))),
+        },
+        description=result.describe(),
+    )

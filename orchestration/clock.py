@@ -21,6 +21,11 @@ def naive_utc(value: dt.datetime) -> dt.datetime:
     return stamp.to_pydatetime()
 
 
+def aware_utc(value: dt.datetime) -> dt.datetime:
+    """A timestamp read back from either database as a timezone-aware UTC datetime."""
+    return naive_utc(value).replace(tzinfo=dt.UTC)
+
+
 def last_weekday(today: dt.date | None = None) -> dt.date:
     """The latest weekday on or before ``today`` (default: the current date)."""
     day = today or dt.date.today()

@@ -17,6 +17,20 @@ PRICES_POSITIVE_CLOSES = "prices_positive_closes"
 PRICES_COVER_UNIVERSE = "prices_cover_universe"
 PRICES_FRESH = "prices_fresh"
 RETURNS_FINITE = "returns_finite"
+BROKER_POSITIONS_RECONCILED = "broker_positions_reconciled"
+
+PREVIEW_BASKET_TRADE_JOB = "preview_basket_trade"
+APPROVE_BASKET_TRADE_JOB = "approve_basket_trade"
+EXECUTE_BASKET_TRADE_JOB = "execute_basket_trade"
+CANCEL_BASKET_TRADE_JOB = "cancel_basket_trade"
+RECONCILE_BROKER_POSITIONS_JOB = "reconcile_broker_positions"
+TRADE_APPROVAL_SENSOR = "trade_approval_sensor"
+TRADE_PLAN_SENSOR = "trade_plan_sensor"
+TRADE_PLAN_ASSET = "trade_plan"
+BROKER_POOL = "broker"
+EXECUTION_TAG = "portfolio/execution"
+TRADE_GROUP_TAG = "portfolio/trade_group"
+APPROVAL_TAG = "portfolio/approval"
 
 DEFAULT_MIN_COVERAGE = 0.95
 DEFAULT_MAX_STALE_WEEKDAYS = 3

@@ -9,12 +9,16 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.assets import market_data, trading
-from orchestration.jobs import daily_pipeline
+from orchestration.jobs import TRADE_JOBS, daily_pipeline
 from orchestration.partitions import is_trading_days, trading_days
+from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
 from orchestration.resources.market_data import CsvMarketData, DemoMarketData, MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
+from orchestration.resources.positions import BrokerPositions, MarketDataPositions
+from orchestration.resources.trading_policy import trading_policy
 from orchestration.schedules import daily_pipeline_schedule
+from orchestration.sensors import TRADE_SENSORS
 from orchestration.settings import Settings, load_settings
 
 
@@ -33,10 +37,21 @@ def build_market_data(settings: Settings) -> MarketDataSource:
 def build_resources(settings: Settings) -> dict[str, object]:
     """Resources by key, built once from the settings."""
     database = Database(url=settings.database_url)
+    market_data = build_market_data(settings)
+    broker_data = broker_connection(settings, readonly=True)
+    positions = (
+        BrokerPositions(broker=broker_data)
+        if settings.trading.positions_source == "broker"
+        else MarketDataPositions(market_data=market_data)
+    )
     return {
         "database": database,
-        "market_data": build_market_data(settings),
+        "market_data": market_data,
         "panels": ReturnsPanels(database=database),
+        "positions_source": positions,
+        "broker": broker_connection(settings, readonly=False),
+        "broker_data": broker_data,
+        "trading_policy": trading_policy(settings),
     }
 
 
@@ -57,8 +72,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=assets,
-        jobs=[daily_pipeline],
+        jobs=[daily_pipeline, *TRADE_JOBS],
         schedules=[daily_pipeline_schedule],
+        sensors=[*TRADE_SENSORS],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )

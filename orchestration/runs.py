@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from sqlalchemy import select
 
+from orchestration.constants import BROKER_POOL
+from orchestration.execution.records import GROUPS, GroupStatus
+from orchestration.resources.database import Database
 from orchestration.settings import Settings
 
 INSTANCE_CONFIG = "dagster.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -84,3 +91,93 @@ def failure_summary(result: dg.ExecuteInProcessResult) -> str:
             if data is not None and not data.passed:
                 return f"check {data.check_name} failed"
     return "run failed"
+
+
+@dataclass(frozen=True)
+class SensorLaunch:
+    """One run request of a sensor evaluated in this process, and what became of it."""
+
+    run_key: str
+    job_name: str
+    run_id: str
+    launched: bool
+    success: bool | None
+
+
+def launch_sensor_runs(
+    defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str
+) -> list[SensorLaunch]:
+    """Evaluate a sensor once here (no daemon needed) and execute its run requests in-process.
+
+    Like the daemon, a request whose run key already produced a run of this sensor is not run
+    again, so evaluating twice launches nothing new. The sensor's stored cursor is neither read
+    nor advanced: run keys carry the de-duplication.
+    """
+    sensor = defs.resolve_sensor_def(sensor_name)
+    with dg.build_sensor_context(
+        instance=instance, definitions=defs, resources=defs.resources, sensor_name=sensor_name
+    ) as context:
+        tick = sensor.evaluate_tick(context)
+    launches = []
+    for request in tick.run_requests or []:
+        job_name = request.job_name or sensor.job_name
+        tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
+        existing = instance.get_runs(
+            filters=dg.RunsFilter(
+                tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
+            ),
+            limit=1,
+        )
+        if existing:
+            launches.append(
+                SensorLaunch(request.run_key, job_name, existing[0].run_id, False, None)
+            )
+            continue
+        result = execute_job(defs, job_name, instance, run_config=request.run_config, tags=tags)
+        launches.append(
+            SensorLaunch(request.run_key, job_name, result.run_id, True, result.success)
+        )
+    return launches
+
+
+def release_dead_execution_runs(
+    instance: dg.DagsterInstance, database: Database, now: dt.datetime
+) -> list[str]:
+    """Mark runs failed that died while executing a trade group, and free their pool slots.
+
+    A run executing a group holds a lease on it (``owner`` = run id) and a slot of the
+    ``broker`` pool. When the process is killed the run stays STARTED and keeps the slot, so
+    every later execution would wait for it forever (only a daemon's run monitoring frees
+    slots). A run whose lease on its group has expired is provably no longer executing: it is
+    reported failed and its slots freed. Slots of runs that already finished are freed too.
+    Returns the ids of the runs released.
+    """
+    with database.engine.connect() as connection:
+        owners = connection.execute(
+            select(GROUPS.c.owner).where(
+                GROUPS.c.status == GroupStatus.EXECUTING.value,
+                GROUPS.c.owner.is_not(None),
+                GROUPS.c.lease_expires_at < now,
+            )
+        ).scalars()
+        dead = set(owners)
+    storage = instance.event_log_storage
+    holders = set()
+    if storage.supports_global_concurrency_limits:
+        info = storage.get_concurrency_info(BROKER_POOL)
+        holders = {slot.run_id for slot in info.claimed_slots}
+    released = []
+    for run_id in sorted(dead | holders):
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            continue
+        if not run.is_finished and run_id in dead:
+            instance.report_run_failed(
+                run, message=f"its executor died: the lease of {run_id} on its group expired"
+            )
+        elif not run.is_finished:
+            continue
+        if storage.supports_global_concurrency_limits:
+            storage.free_concurrency_slots_for_run(run_id)
+        released.append(run_id)
+    return released

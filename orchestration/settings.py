@@ -10,22 +10,127 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MARKET_DATA_SOURCES = ("demo", "csv")
 BROKERS = ("paper", "ib")
+POSITIONS_SOURCES = ("market_data", "broker")
+BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 DEFAULT_START_DATE = dt.date(2022, 1, 3)
 DEFAULT_DEMO_SYMBOLS = 150
 DEFAULT_DEMO_SEED = 20240101
-DEFAULT_IB_HOST = "127.0.0.1"
-DEFAULT_IB_PORT = 4002
-DEFAULT_IB_CLIENT_ID = 11
-DEFAULT_IB_READONLY_CLIENT_ID = 12
 
 
 class SettingsError(ValueError):
     """A setting from the environment is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class TradingSettings:
+    """Safety limits and timings of basket-trade execution.
+
+    Attributes
+    ----------
+    preview_ttl_seconds
+        How long a leg's what-if preview stays valid (``PORTFOLIO_PREVIEW_TTL_SECONDS``); an
+        expired leg is re-previewed before it is placed.
+    max_order_notional
+        Largest notional of one order (``PORTFOLIO_MAX_ORDER_NOTIONAL``).
+    max_group_notional
+        Largest total notional placed for one basket trade (``PORTFOLIO_MAX_GROUP_NOTIONAL``).
+    max_net_liquidation_fraction
+        Largest total notional of one basket trade as a fraction of the account's net
+        liquidation value (``PORTFOLIO_MAX_NET_LIQUIDATION_FRACTION``, in (0, 1]).
+    order_timeout_seconds
+        How long the executor waits for an order to fill before it asks the broker to cancel
+        it (``PORTFOLIO_ORDER_TIMEOUT_SECONDS``).
+    lease_seconds
+        Lease of an executor on its trade group (``PORTFOLIO_EXECUTION_LEASE_SECONDS``): renewed
+        before every broker call that can change an order; after it expires another executor may
+        take the group over. Must exceed the longest single broker call.
+    auto_approve
+        Approve preview groups created from ``trade_plan`` materializations
+        (``PORTFOLIO_AUTO_APPROVE``); allowed with the paper broker only.
+    positions_source
+        Where ``portfolio_positions`` comes from: ``market_data`` or ``broker``
+        (``PORTFOLIO_POSITIONS_SOURCE``).
+    """
+
+    preview_ttl_seconds: float = 300.0
+    max_order_notional: float = 25_000.0
+    max_group_notional: float = 100_000.0
+    max_net_liquidation_fraction: float = 0.25
+    order_timeout_seconds: float = 30.0
+    lease_seconds: float = 60.0
+    auto_approve: bool = False
+    positions_source: str = "market_data"
+
+
+@dataclass(frozen=True)
+class PaperBrokerSettings:
+    """The simulated paper broker (``PORTFOLIO_PAPER_*``).
+
+    Attributes
+    ----------
+    account
+        Account name (``PORTFOLIO_PAPER_ACCOUNT``).
+    cash
+        Cash the account opens with, beside the positions of ``portfolio_positions``
+        (``PORTFOLIO_PAPER_CASH``).
+    slippage_bps
+        Market orders fill at the latest close plus (buys) or minus (sells) this many basis
+        points (``PORTFOLIO_PAPER_SLIPPAGE_BPS``).
+    commission_per_share, commission_minimum
+        Commission of an order: per share, at least the minimum
+        (``PORTFOLIO_PAPER_COMMISSION_PER_SHARE``, ``PORTFOLIO_PAPER_COMMISSION_MINIMUM``).
+    reject_symbols
+        Orders for these symbols are rejected (``PORTFOLIO_PAPER_REJECT_SYMBOLS``, comma list).
+    fill_fraction
+        Fraction of an order's shares that fills (rounded down); the rest is cancelled
+        (``PORTFOLIO_PAPER_FILL_FRACTION``, in (0, 1]).
+    fill_latency_seconds
+        Seconds between placing an order and its fill becoming visible
+        (``PORTFOLIO_PAPER_FILL_LATENCY_SECONDS``).
+    disconnect_after_calls
+        Drop the connection after this many calls: the next call is carried out but its
+        answer is lost (it raises ``BrokerDisconnected``), every later call fails without
+        reaching the broker (``PORTFOLIO_PAPER_DISCONNECT_AFTER_CALLS``; unset = never).
+    """
+
+    account: str = "PAPER"
+    cash: float = 100_000.0
+    slippage_bps: float = 5.0
+    commission_per_share: float = 0.005
+    commission_minimum: float = 1.0
+    reject_symbols: tuple[str, ...] = ()
+    fill_fraction: float = 1.0
+    fill_latency_seconds: float = 0.0
+    disconnect_after_calls: int | None = None
+
+
+@dataclass(frozen=True)
+class IbSettings:
+    """Interactive Brokers gateway connection (``IB_*``).
+
+    Attributes
+    ----------
+    host, port
+        TWS / IB Gateway address (``IB_HOST``, ``IB_PORT``).
+    account
+        Account traded (``IB_ACCOUNT``), required with ``PORTFOLIO_BROKER=ib``.
+    client_id
+        API client id of the trading connection (``IB_CLIENT_ID``).
+    readonly_client_id
+        API client id of the read-only connection used for previews, positions and data
+        (``IB_READONLY_CLIENT_ID``); must differ from ``client_id``.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 4002
+    account: str = ""
+    client_id: int = 11
+    readonly_client_id: int = 12
 
 
 @dataclass(frozen=True)
@@ -55,15 +160,8 @@ class Settings:
         market grows by a day every weekday.
     broker
         ``paper`` or ``ib`` (``PORTFOLIO_BROKER``).
-    ib_host, ib_port
-        Address of the IB Gateway / TWS API (``IB_HOST``, ``IB_PORT``; 4002 is the Gateway's
-        paper-trading port).
-    ib_account
-        IB account to trade and report (``IB_ACCOUNT``); empty means the only account the
-        gateway manages.
-    ib_client_id, ib_readonly_client_id
-        API client ids for trading and for previews/data (``IB_CLIENT_ID``,
-        ``IB_READONLY_CLIENT_ID``); they must differ because IB allows one connection per id.
+    trading, paper, ib
+        Execution limits, the paper broker and the Interactive Brokers connection.
     """
 
     home: Path
@@ -76,11 +174,9 @@ class Settings:
     demo_seed: int
     demo_end_date: dt.date | None
     broker: str
-    ib_host: str
-    ib_port: int
-    ib_account: str
-    ib_client_id: int
-    ib_readonly_client_id: int
+    trading: TradingSettings = field(default_factory=TradingSettings)
+    paper: PaperBrokerSettings = field(default_factory=PaperBrokerSettings)
+    ib: IbSettings = field(default_factory=IbSettings)
 
     @property
     def is_simulated(self) -> bool:
@@ -114,6 +210,148 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     return value
 
 
+def _float(
+    env: Mapping[str, str],
+    name: str,
+    default: float,
+    *,
+    minimum: float,
+    maximum: float | None = None,
+    exclusive_minimum: bool = False,
+) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise SettingsError(f"{name}={raw!r} must be a finite number")
+    if value < minimum or (exclusive_minimum and value == minimum):
+        bound = "greater than" if exclusive_minimum else "at least"
+        raise SettingsError(f"{name}={value:g} must be {bound} {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise SettingsError(f"{name}={value:g} must be at most {maximum:g}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in BOOLEANS:
+        raise SettingsError(
+            f"{name}={raw!r} is not a boolean; accepted values: {', '.join(BOOLEANS)}"
+        )
+    return BOOLEANS[raw]
+
+
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip() or default
+    if value and not all(ch.isalnum() or ch in "-_." for ch in value):
+        raise SettingsError(f"{name}={value!r} may only contain letters, digits, '-', '_' and '.'")
+    return value
+
+
+def _symbols(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return ()
+    items = [item.strip() for item in raw.split(",")]
+    if any(not item for item in items):
+        raise SettingsError(f"{name}={raw!r} has an empty entry; use SYMBOL,SYMBOL,…")
+    return tuple(items)
+
+
+def _trading(env: Mapping[str, str], broker: str) -> TradingSettings:
+    auto_approve = _bool(env, "PORTFOLIO_AUTO_APPROVE", False)
+    if auto_approve and broker != "paper":
+        raise SettingsError(
+            "PORTFOLIO_AUTO_APPROVE=true is only allowed with PORTFOLIO_BROKER=paper; "
+            f"PORTFOLIO_BROKER is {broker!r}"
+        )
+    return TradingSettings(
+        preview_ttl_seconds=_float(env, "PORTFOLIO_PREVIEW_TTL_SECONDS", 300.0, minimum=0.0),
+        max_order_notional=_float(
+            env, "PORTFOLIO_MAX_ORDER_NOTIONAL", 25_000.0, minimum=0.0, exclusive_minimum=True
+        ),
+        max_group_notional=_float(
+            env, "PORTFOLIO_MAX_GROUP_NOTIONAL", 100_000.0, minimum=0.0, exclusive_minimum=True
+        ),
+        max_net_liquidation_fraction=_float(
+            env,
+            "PORTFOLIO_MAX_NET_LIQUIDATION_FRACTION",
+            0.25,
+            minimum=0.0,
+            maximum=1.0,
+            exclusive_minimum=True,
+        ),
+        order_timeout_seconds=_float(
+            env, "PORTFOLIO_ORDER_TIMEOUT_SECONDS", 30.0, minimum=0.0, exclusive_minimum=True
+        ),
+        lease_seconds=_float(env, "PORTFOLIO_EXECUTION_LEASE_SECONDS", 60.0, minimum=0.5),
+        auto_approve=auto_approve,
+        positions_source=_choice(
+            env, "PORTFOLIO_POSITIONS_SOURCE", "market_data", POSITIONS_SOURCES
+        ),
+    )
+
+
+def _paper(env: Mapping[str, str]) -> PaperBrokerSettings:
+    disconnect = env.get("PORTFOLIO_PAPER_DISCONNECT_AFTER_CALLS", "").strip()
+    return PaperBrokerSettings(
+        account=_name(env, "PORTFOLIO_PAPER_ACCOUNT", "PAPER"),
+        cash=_float(env, "PORTFOLIO_PAPER_CASH", 100_000.0, minimum=0.0),
+        slippage_bps=_float(env, "PORTFOLIO_PAPER_SLIPPAGE_BPS", 5.0, minimum=0.0, maximum=1000.0),
+        commission_per_share=_float(
+            env, "PORTFOLIO_PAPER_COMMISSION_PER_SHARE", 0.005, minimum=0.0
+        ),
+        commission_minimum=_float(env, "PORTFOLIO_PAPER_COMMISSION_MINIMUM", 1.0, minimum=0.0),
+        reject_symbols=_symbols(env, "PORTFOLIO_PAPER_REJECT_SYMBOLS"),
+        fill_fraction=_float(
+            env,
+            "PORTFOLIO_PAPER_FILL_FRACTION",
+            1.0,
+            minimum=0.0,
+            maximum=1.0,
+            exclusive_minimum=True,
+        ),
+        fill_latency_seconds=_float(
+            env, "PORTFOLIO_PAPER_FILL_LATENCY_SECONDS", 0.0, minimum=0.0, maximum=3600.0
+        ),
+        disconnect_after_calls=(
+            _int(env, "PORTFOLIO_PAPER_DISCONNECT_AFTER_CALLS", 0, 0) if disconnect else None
+        ),
+    )
+
+
+def _ib(env: Mapping[str, str], broker: str) -> IbSettings:
+    port = _int(env, "IB_PORT", 4002, 1)
+    if port > 65535:
+        raise SettingsError(f"IB_PORT={port} must be at most 65535")
+    account = _name(env, "IB_ACCOUNT", "")
+    if broker == "ib" and not account:
+        raise SettingsError("PORTFOLIO_BROKER=ib needs IB_ACCOUNT (the account to trade)")
+    client_id = _int(env, "IB_CLIENT_ID", 11, 0)
+    readonly_client_id = _int(env, "IB_READONLY_CLIENT_ID", 12, 0)
+    if client_id == readonly_client_id:
+        raise SettingsError(
+            f"IB_READONLY_CLIENT_ID={readonly_client_id} must differ from IB_CLIENT_ID "
+            f"({client_id}): IB refuses two connections with one client id"
+        )
+    host = env.get("IB_HOST", "").strip() or "127.0.0.1"
+    if any(ch.isspace() or ch in "/:@" for ch in host):
+        raise SettingsError(f"IB_HOST={host!r} must be a host name or IP address")
+    return IbSettings(
+        host=host,
+        port=port,
+        account=account,
+        client_id=client_id,
+        readonly_client_id=readonly_client_id,
+    )
+
+
 def _date(env: Mapping[str, str], name: str, default: dt.date | None) -> dt.date | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -125,38 +363,6 @@ def _date(env: Mapping[str, str], name: str, default: dt.date | None) -> dt.date
     if value.weekday() >= 5:
         raise SettingsError(f"{name}={raw} falls on a weekend; use a weekday")
     return value
-
-
-def _ib_host(env: Mapping[str, str]) -> str:
-    host = env.get("IB_HOST", "").strip() or DEFAULT_IB_HOST
-    if any(char.isspace() or char in "/:" for char in host):
-        raise SettingsError(f"IB_HOST={host!r} is not a host name or IPv4 address")
-    return host
-
-
-def _ib_port(env: Mapping[str, str]) -> int:
-    port = _int(env, "IB_PORT", DEFAULT_IB_PORT, 1)
-    if port > 65535:
-        raise SettingsError(f"IB_PORT={port} must be at most 65535")
-    return port
-
-
-def _ib_account(env: Mapping[str, str]) -> str:
-    account = env.get("IB_ACCOUNT", "").strip()
-    if account and not account.isalnum():
-        raise SettingsError(f"IB_ACCOUNT={account!r} must be letters and digits (e.g. DU1234567)")
-    return account
-
-
-def _ib_client_ids(env: Mapping[str, str]) -> tuple[int, int]:
-    client_id = _int(env, "IB_CLIENT_ID", DEFAULT_IB_CLIENT_ID, 0)
-    readonly_client_id = _int(env, "IB_READONLY_CLIENT_ID", DEFAULT_IB_READONLY_CLIENT_ID, 0)
-    if client_id == readonly_client_id:
-        raise SettingsError(
-            f"IB_CLIENT_ID and IB_READONLY_CLIENT_ID are both {client_id}; they must differ "
-            "(IB accepts one connection per client id)"
-        )
-    return client_id, readonly_client_id
 
 
 def _database_url(env: Mapping[str, str], home: Path) -> str:
@@ -210,9 +416,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError("PORTFOLIO_MARKET_DATA=csv needs PORTFOLIO_CSV_DIR (a directory)")
         if not csv_dir.is_dir():
             raise SettingsError(f"PORTFOLIO_CSV_DIR={csv_dir} is not a directory")
+    broker = _choice(env, "PORTFOLIO_BROKER", "paper", BROKERS)
     dagster_home_raw = env.get("DAGSTER_HOME", "").strip()
     dagster_home = Path(dagster_home_raw).expanduser().resolve() if dagster_home_raw else None
-    ib_client_id, ib_readonly_client_id = _ib_client_ids(env)
     return Settings(
         home=home,
         database_url=_database_url(env, home),
@@ -223,10 +429,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         demo_symbols=_int(env, "PORTFOLIO_DEMO_SYMBOLS", DEFAULT_DEMO_SYMBOLS, 33),
         demo_seed=_int(env, "PORTFOLIO_DEMO_SEED", DEFAULT_DEMO_SEED, 0),
         demo_end_date=_date(env, "PORTFOLIO_DEMO_END_DATE", None),
-        broker=_choice(env, "PORTFOLIO_BROKER", "paper", BROKERS),
-        ib_host=_ib_host(env),
-        ib_port=_ib_port(env),
-        ib_account=_ib_account(env),
-        ib_client_id=ib_client_id,
-        ib_readonly_client_id=ib_readonly_client_id,
+        broker=broker,
+        trading=_trading(env, broker),
+        paper=_paper(env),
+        ib=_ib(env, broker),
     )

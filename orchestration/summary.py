@@ -29,7 +29,44 @@ def market_data_summary(database: Database, as_of: dt.date) -> list[tuple[str, o
     ]
 
 
-SUMMARY_SECTIONS = (market_data_summary,)
+def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+    """Basket trades, fills, the halt switch and the latest broker reconciliation."""
+    groups = database.read_frame(
+        "SELECT status, COUNT(*) AS n FROM basket_trade_groups GROUP BY status ORDER BY status"
+    )
+    latest = database.read_frame(
+        "SELECT g.id, g.basket_name, g.action, g.status, "
+        "SUM(CASE WHEN l.status = 'filled' THEN 1 ELSE 0 END) AS filled, COUNT(l.id) AS legs "
+        "FROM basket_trade_groups g LEFT JOIN trade_previews l ON l.group_id = g.id "
+        "GROUP BY g.id, g.basket_name, g.action, g.status ORDER BY g.id DESC LIMIT 1"
+    )
+    halt = database.read_frame("SELECT action, reason FROM trading_halts ORDER BY id DESC LIMIT 1")
+    check = database.read_frame(
+        "SELECT passed, breaks FROM broker_reconciliations ORDER BY id DESC LIMIT 1"
+    )
+    by_status = ", ".join(f"{r.status} {r.n}" for r in groups.itertuples()) or "none"
+    pairs: list[tuple[str, object]] = [("trade groups", by_status)]
+    if not latest.empty:
+        row = latest.iloc[0]
+        pairs.append(
+            (
+                "latest basket trade",
+                f"group {row['id']} {row['action']} {row['basket_name']}: {row['status']} "
+                f"({int(row['filled'])}/{int(row['legs'])} legs filled)",
+            )
+        )
+    fills = _scalar(database, "SELECT COUNT(*) FROM broker_fills")
+    pairs.append(("broker fills recorded", int(fills or 0)))
+    halted = not halt.empty and halt["action"].iloc[0] == "halt"
+    pairs.append(("trading", f"HALTED: {halt['reason'].iloc[0]}" if halted else "not halted"))
+    if not check.empty:
+        passed = bool(check["passed"].iloc[0])
+        breaks = int(check["breaks"].iloc[0])
+        pairs.append(("broker reconciliation", "passed" if passed else f"{breaks} break(s)"))
+    return pairs
+
+
+SUMMARY_SECTIONS = (market_data_summary, trading_summary)
 
 
 def pipeline_summary(settings: Settings, as_of: dt.date) -> list[tuple[str, object]]:

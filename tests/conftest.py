@@ -47,6 +47,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """An app database on SQLite only (for tests of wiring whose queries are covered on both
+    databases elsewhere)."""
+    yield f"sqlite:///{tmp_path / 'portfolio.db'}"
+    dispose_engines()
+
+
+@pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
     """A temporary Dagster instance (SQLite in a temp dir)."""
     with dg.instance_for_test() as test_instance:

@@ -15,6 +15,7 @@ import dagster as dg
 from sqlalchemy.engine import make_url
 
 from orchestration import constants as c
+from orchestration.cli import trading
 from orchestration.cli.output import print_json, print_pairs, progress
 from orchestration.definitions import build_definitions, build_market_data
 from orchestration.resources.database import Database
@@ -164,10 +165,16 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
         runs.append(
             _run(settings, f"daily pipeline for {latest}", partition_key=latest.isoformat())
         )
+    # Trading step (issue 5): a basket buy on the paper broker through the approval sensor.
+    trade = (
+        trading.demo_basket_trade(settings)
+        if runs[-1]["success"]
+        else {"skipped": "the pipeline runs failed"}
+    )
     summary = pipeline_summary(settings, latest)
-    ok = all(run["success"] for run in runs)
+    ok = all(run["success"] for run in runs) and trade.get("success", True)
     if args.json:
-        print_json({"success": ok, "runs": runs, "summary": dict(summary)})
+        print_json({"success": ok, "runs": runs, "trade": trade, "summary": dict(summary)})
     else:
         print("\nSummary (SIMULATED demo market — not real data)")
         print_pairs(summary)

@@ -155,6 +155,12 @@ class Broker(ABC):
 
     name: str
 
+    def connect(self) -> None:  # noqa: B027 - optional hook, a no-op for brokers without sessions
+        """Open the session; the broker resource calls it once before the first request."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op for brokers without sessions
+        """Close the session (idempotent); the broker resource calls it when the run ends."""
+
     @abstractmethod
     def account_summary(self) -> AccountSummary:
         """Net liquidation value, cash and currency."""

@@ -55,7 +55,6 @@ from orchestration.resources.broker import (
     OrderStatus,
     Quote,
 )
-from orchestration.settings import Settings
 
 T = TypeVar("T")
 
@@ -226,19 +225,6 @@ class IbBroker(Broker):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ib: Any = None
         self._reset_session()
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, readonly: bool, **options: Any) -> Self:
-        """A broker for ``IB_HOST``/``IB_PORT``/``IB_ACCOUNT``: read-only instances use
-        ``IB_READONLY_CLIENT_ID``, trading ones ``IB_CLIENT_ID``."""
-        return cls(
-            host=settings.ib_host,
-            port=settings.ib_port,
-            account=settings.ib_account,
-            client_id=settings.ib_readonly_client_id if readonly else settings.ib_client_id,
-            readonly=readonly,
-            **options,
-        )
 
     def _reset_session(self) -> None:
         self._lost: str | None = None

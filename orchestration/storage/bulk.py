@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, Boolean, Date, DateTime, Double, Float, Integer, Table, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 CHUNK_ROWS = 200_000
@@ -165,6 +167,18 @@ def insert_frame(
         if progress is not None:
             progress(min(start + chunk_rows, total), total)
     return total
+
+
+def insert_ignoring_conflicts(connection: Connection, table: Table, values: dict) -> bool:
+    """Insert one row unless it conflicts with a unique key; True when the row was inserted.
+
+    Concurrent writers of the same key see exactly one ``True`` (PostgreSQL and SQLite both
+    implement ``INSERT … ON CONFLICT DO NOTHING``).
+    """
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table).values(**values).on_conflict_do_nothing()
+    inserted = connection.execute(statement.returning(*table.primary_key.columns)).first()
+    return inserted is not None
 
 
 def replace_rows(

@@ -29,11 +29,22 @@ def test_demo_from_fresh_state_twice(demo_env, capsys):
         report = json.loads(capsys.readouterr().out)
         assert report["success"] and len(report["runs"]) == 2
         assert report["summary"]["market data"] == "demo"
+        trade = report["trade"]
+        assert (trade["basket"], trade["status"]) == ("demo_basket", "completed")
+        assert trade["filled_legs"] == trade["legs"] == 5
+        assert report["summary"]["broker reconciliation"] == "passed"
     settings = load_settings()
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     runs = instance.get_runs()
-    assert len(runs) == 2  # the second demo started from a fresh instance
-    assert {r.job_name for r in runs} == {"daily_pipeline"}
+    assert len(runs) == 3  # the second demo started from a fresh instance
+    assert sorted(r.job_name for r in runs) == [
+        "daily_pipeline",
+        "daily_pipeline",
+        "execute_basket_trade",
+    ]
+    [execution] = [r for r in runs if r.job_name == "execute_basket_trade"]
+    assert execution.tags["dagster/sensor_name"] == "trade_approval_sensor"
+    assert execution.tags["dagster/run_key"].startswith("execute-group-1-approval-1")
     tags = [r.tags for r in runs]
     assert any(t.get("dagster/asset_partition_range_end") == "2024-03-27" for t in tags)
     assert any(t.get("dagster/partition") == "2024-03-28" for t in tags)

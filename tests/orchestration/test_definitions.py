@@ -25,13 +25,14 @@ def test_definitions_load_and_validate(tmp_path):
 def test_asset_keys_are_the_contract(tmp_path):
     defs = build_definitions(make_settings(tmp_path))
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert keys >= MARKET_DATA_ASSETS | {"portfolio_positions"}
+    assert keys >= MARKET_DATA_ASSETS | {"portfolio_positions", "broker_reconciliation"}
     groups = {
         key.to_user_string(): spec.group_name
         for key, spec in ((s.key, s) for s in defs.resolve_all_asset_specs())
     }
     assert {groups[k] for k in MARKET_DATA_ASSETS} == {"market_data"}
     assert groups["portfolio_positions"] == "trading"
+    assert groups["broker_reconciliation"] == "trading"
 
 
 def test_trading_days_start_at_the_configured_date(tmp_path):
@@ -68,3 +69,34 @@ def test_csv_settings_select_the_csv_source(tmp_path):
     resource = defs.resources["market_data"]
     assert type(resource).__name__ == "CsvMarketData"
     assert not resource.simulated
+
+
+def test_trade_jobs_sensors_pool_and_blocking_check(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    for name in (
+        "preview_basket_trade",
+        "approve_basket_trade",
+        "execute_basket_trade",
+        "cancel_basket_trade",
+        "reconcile_broker_positions",
+    ):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process"
+    execute = defs.resolve_job_def("execute_basket_trade")
+    assert execute.tags["portfolio/execution"] == "basket_trade"
+    assert execute.get_node_named("basket_trade_execution").definition.pool == "broker"
+    cancel = defs.resolve_job_def("cancel_basket_trade")
+    assert cancel.get_node_named("basket_trade_cancellation").definition.pool is None
+    assert defs.resolve_sensor_def("trade_approval_sensor").job_name == "execute_basket_trade"
+    assert defs.resolve_sensor_def("trade_plan_sensor").job_name == "preview_basket_trade"
+    [spec] = defs.resolve_assets_def("broker_reconciliation").check_specs
+    assert (spec.name, spec.blocking) == ("broker_positions_reconciled", True)
+
+
+def test_positions_source_setting_selects_the_resource(tmp_path):
+    market = build_definitions(make_settings(tmp_path)).resources["positions_source"]
+    broker = build_definitions(
+        make_settings(tmp_path, PORTFOLIO_POSITIONS_SOURCE="broker")
+    ).resources["positions_source"]
+    assert type(market).__name__ == "MarketDataPositions"
+    assert type(broker).__name__ == "BrokerPositions"
+    assert broker.broker.readonly

@@ -29,7 +29,6 @@ from orchestration.resources.broker import (
     OrderStatus,
 )
 from orchestration.resources.ib_broker import IbBroker, known_number, map_status
-from tests.support import make_settings
 from tests.support_ib import (
     ACCOUNT,
     FIRST_ORDER_ID,
@@ -816,22 +815,16 @@ def test_ping_returns_the_gateway_clock(broker):
 # ------------------------------------------------------------- connection and client ids
 
 
-def test_client_ids_come_from_settings(tmp_path, gateway):
-    settings = make_settings(tmp_path, IB_CLIENT_ID="31", IB_READONLY_CLIENT_ID="32")
-    trading = IbBroker.from_settings(settings, readonly=False, client_factory=gateway.client)
-    readonly = IbBroker.from_settings(settings, readonly=True, client_factory=gateway.client)
-    with trading, readonly:
-        pass
-    assert [(c["client_id"], c["readonly"]) for c in gateway.connections] == [
-        (31, False),
-        (32, True),
-    ]
-    assert (trading.host, trading.port, trading.account) == ("127.0.0.1", 4002, ACCOUNT)
-
-
-def test_readonly_connection_previews_but_refuses_orders(tmp_path, gateway):
-    settings = make_settings(tmp_path)
-    with IbBroker.from_settings(settings, readonly=True, client_factory=gateway.client) as broker:
+def test_readonly_connection_previews_but_refuses_orders(gateway):
+    readonly = IbBroker(
+        host="127.0.0.1",
+        port=4002,
+        account=ACCOUNT,
+        client_id=12,
+        readonly=True,
+        client_factory=gateway.client,
+    )
+    with readonly as broker:
         assert broker.preview(buy("SPY", 1, "pp-1-0")).symbol == "SPY"
         with pytest.raises(BrokerError, match="read-only \\(client id 12\\)"):
             broker.place(buy("SPY", 1, "pp-1-0"))

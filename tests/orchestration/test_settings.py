@@ -72,48 +72,85 @@ def test_csv_and_postgres_settings(tmp_path):
     assert not settings.is_simulated
 
 
-def test_ib_defaults_point_at_a_local_paper_gateway(tmp_path):
+def test_trading_paper_and_ib_defaults(tmp_path):
     settings = load_settings({"PORTFOLIO_HOME": str(tmp_path)})
-    assert (settings.ib_host, settings.ib_port, settings.ib_account) == ("127.0.0.1", 4002, "")
-    assert (settings.ib_client_id, settings.ib_readonly_client_id) == (11, 12)
+    assert settings.trading.positions_source == "market_data"
+    assert not settings.trading.auto_approve
+    assert settings.trading.max_net_liquidation_fraction == 0.25
+    assert settings.paper.account == "PAPER"
+    assert settings.paper.reject_symbols == ()
+    assert settings.paper.disconnect_after_calls is None
+    assert (settings.ib.host, settings.ib.port, settings.ib.account) == ("127.0.0.1", 4002, "")
+    assert (settings.ib.client_id, settings.ib.readonly_client_id) == (11, 12)
 
 
-def test_ib_settings_from_environment(tmp_path):
+def test_trading_paper_and_ib_from_environment(tmp_path):
     settings = load_settings(
         {
             "PORTFOLIO_HOME": str(tmp_path),
-            "IB_HOST": "gateway.internal",
+            "PORTFOLIO_BROKER": "ib",
+            "IB_HOST": "gateway.local",
             "IB_PORT": "4001",
-            "IB_ACCOUNT": "U1234567",
-            "IB_CLIENT_ID": "0",
-            "IB_READONLY_CLIENT_ID": "7",
+            "IB_ACCOUNT": "DU123456",
+            "IB_CLIENT_ID": "7",
+            "IB_READONLY_CLIENT_ID": "8",
+            "PORTFOLIO_PREVIEW_TTL_SECONDS": "0",
+            "PORTFOLIO_MAX_ORDER_NOTIONAL": "1000.5",
+            "PORTFOLIO_EXECUTION_LEASE_SECONDS": "2",
+            "PORTFOLIO_POSITIONS_SOURCE": "broker",
+            "PORTFOLIO_PAPER_REJECT_SYMBOLS": "AAA, BBB",
+            "PORTFOLIO_PAPER_FILL_FRACTION": "0.5",
+            "PORTFOLIO_PAPER_DISCONNECT_AFTER_CALLS": "0",
         }
     )
-    assert (settings.ib_host, settings.ib_port, settings.ib_account) == (
-        "gateway.internal",
-        4001,
-        "U1234567",
-    )
-    assert (settings.ib_client_id, settings.ib_readonly_client_id) == (0, 7)
+    assert settings.ib.host == "gateway.local"
+    assert (settings.ib.port, settings.ib.client_id, settings.ib.readonly_client_id) == (4001, 7, 8)
+    assert settings.ib.account == "DU123456"
+    assert settings.trading.preview_ttl_seconds == 0.0
+    assert settings.trading.max_order_notional == 1000.5
+    assert settings.trading.lease_seconds == 2.0
+    assert settings.trading.positions_source == "broker"
+    assert settings.paper.reject_symbols == ("AAA", "BBB")
+    assert settings.paper.fill_fraction == 0.5
+    assert settings.paper.disconnect_after_calls == 0
 
 
 @pytest.mark.parametrize(
     ("env", "match"),
     [
-        ({"IB_HOST": "gate way"}, "IB_HOST='gate way' is not a host name"),
-        ({"IB_HOST": "http://gateway"}, "IB_HOST='http://gateway' is not a host name"),
-        ({"IB_PORT": "four"}, "IB_PORT='four' is not an integer"),
-        ({"IB_PORT": "0"}, "IB_PORT=0 must be at least 1"),
+        ({"PORTFOLIO_BROKER": "ib"}, "PORTFOLIO_BROKER=ib needs IB_ACCOUNT"),
         ({"IB_PORT": "70000"}, "IB_PORT=70000 must be at most 65535"),
-        ({"IB_ACCOUNT": "DU-123"}, "IB_ACCOUNT='DU-123' must be letters and digits"),
-        ({"IB_CLIENT_ID": "-1"}, "IB_CLIENT_ID=-1 must be at least 0"),
-        ({"IB_READONLY_CLIENT_ID": "x"}, "IB_READONLY_CLIENT_ID='x' is not an integer"),
+        ({"IB_PORT": "x"}, "IB_PORT='x' is not an integer"),
+        ({"IB_CLIENT_ID": "3", "IB_READONLY_CLIENT_ID": "3"}, "must differ from IB_CLIENT_ID"),
+        ({"IB_HOST": "http://x"}, "IB_HOST='http://x' must be a host name"),
+        ({"IB_ACCOUNT": "DU 1"}, "IB_ACCOUNT='DU 1' may only contain"),
+        ({"PORTFOLIO_AUTO_APPROVE": "maybe"}, "PORTFOLIO_AUTO_APPROVE='maybe' is not a boolean"),
         (
-            {"IB_CLIENT_ID": "5", "IB_READONLY_CLIENT_ID": "5"},
-            "IB_CLIENT_ID and IB_READONLY_CLIENT_ID are both 5; they must differ",
+            {"PORTFOLIO_AUTO_APPROVE": "true", "PORTFOLIO_BROKER": "ib", "IB_ACCOUNT": "DU1"},
+            "PORTFOLIO_AUTO_APPROVE=true is only allowed with PORTFOLIO_BROKER=paper",
+        ),
+        ({"PORTFOLIO_MAX_ORDER_NOTIONAL": "0"}, "PORTFOLIO_MAX_ORDER_NOTIONAL=0 must be greater"),
+        ({"PORTFOLIO_MAX_GROUP_NOTIONAL": "lots"}, "PORTFOLIO_MAX_GROUP_NOTIONAL='lots' is not"),
+        (
+            {"PORTFOLIO_MAX_NET_LIQUIDATION_FRACTION": "1.5"},
+            "PORTFOLIO_MAX_NET_LIQUIDATION_FRACTION=1.5 must be at most 1",
+        ),
+        ({"PORTFOLIO_PREVIEW_TTL_SECONDS": "nan"}, "PORTFOLIO_PREVIEW_TTL_SECONDS='nan' must be"),
+        ({"PORTFOLIO_EXECUTION_LEASE_SECONDS": "0.1"}, "must be at least 0.5"),
+        ({"PORTFOLIO_ORDER_TIMEOUT_SECONDS": "-1"}, "PORTFOLIO_ORDER_TIMEOUT_SECONDS=-1"),
+        (
+            {"PORTFOLIO_POSITIONS_SOURCE": "csv"},
+            r"PORTFOLIO_POSITIONS_SOURCE='csv'.*accepted values: market_data, broker",
+        ),
+        ({"PORTFOLIO_PAPER_FILL_FRACTION": "0"}, "PORTFOLIO_PAPER_FILL_FRACTION=0 must be greater"),
+        ({"PORTFOLIO_PAPER_REJECT_SYMBOLS": "A,,B"}, "has an empty entry"),
+        ({"PORTFOLIO_PAPER_DISCONNECT_AFTER_CALLS": "-1"}, "must be at least 0"),
+        (
+            {"PORTFOLIO_PAPER_SLIPPAGE_BPS": "2000"},
+            "PORTFOLIO_PAPER_SLIPPAGE_BPS=2000 must be at most",
         ),
     ],
 )
-def test_invalid_ib_settings_name_the_variable(tmp_path, env, match):
+def test_invalid_trading_settings_name_the_variable(tmp_path, env, match):
     with pytest.raises(SettingsError, match=match):
         load_settings({"PORTFOLIO_HOME": str(tmp_path), **env})

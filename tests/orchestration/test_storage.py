@@ -20,6 +20,19 @@ EXPECTED_TABLES = {
     "benchmarks_sector_weights",
     "etf_holdings",
     "portfolio_positions",
+    "basket_trade_groups",
+    "trade_previews",
+    "trade_approvals",
+    "broker_orders",
+    "broker_fills",
+    "trading_halts",
+    "position_baselines",
+    "position_baseline_rows",
+    "broker_reconciliations",
+    "paper_accounts",
+    "paper_positions",
+    "paper_orders",
+    "paper_fills",
 }
 
 
