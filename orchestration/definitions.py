@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import market_data, trading
-from orchestration.jobs import daily_pipeline
+from orchestration.assets import baskets, market_data, trading
+from orchestration.jobs import daily_pipeline, refresh_basket
 from orchestration.partitions import is_trading_days, trading_days
 from orchestration.resources.database import Database
 from orchestration.resources.market_data import CsvMarketData, DemoMarketData, MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
 from orchestration.schedules import daily_pipeline_schedule
+from orchestration.sensors import basket_changes
 from orchestration.settings import Settings, load_settings
 
 
@@ -44,6 +45,10 @@ def _assets() -> list[dg.AssetsDefinition]:
     return dg.load_assets_from_modules([market_data, trading])
 
 
+def _basket_assets() -> list[dg.AssetsDefinition | dg.SourceAsset]:
+    return dg.load_assets_from_modules([baskets])
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, schedules, sensors and resources for ``settings``."""
     partitions = trading_days(settings.start_date)
@@ -56,9 +61,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         _assets(),
     )
     return dg.Definitions(
-        assets=assets,
-        jobs=[daily_pipeline],
+        assets=[*assets, *_basket_assets()],
+        jobs=[daily_pipeline, refresh_basket],
         schedules=[daily_pipeline_schedule],
+        sensors=[basket_changes],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,8 @@ from orchestration.settings import Settings
 INSTANCE_CONFIG = "dagster.yaml"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+RUN_KEY_TAG = "dagster/run_key"
+SENSOR_NAME_TAG = "dagster/sensor_name"
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -67,6 +70,54 @@ def execute_job(
         tags=run_tags,
         raise_on_error=False,
     )
+
+
+def apply_dynamic_partitions_requests(
+    instance: dg.DagsterInstance,
+    requests: Sequence[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest],
+) -> None:
+    """Add and delete dynamic partitions as a sensor tick asked (what the daemon does)."""
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+
+
+def run_sensor_once(
+    defs: dg.Definitions, sensor_name: str, instance: dg.DagsterInstance
+) -> list[dg.ExecuteInProcessResult]:
+    """Evaluate ``sensor_name`` once in this process as the daemon would: apply its partition
+    requests, then execute each requested run in process on ``instance``.
+
+    The runs carry the sensor's name and run key, so when the daemon later evaluates the sensor
+    itself (starting from an empty cursor) it skips the run keys executed here.
+    """
+    sensor = defs.resolve_sensor_def(sensor_name)
+    with dg.build_sensor_context(
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        definitions=defs,
+        resources=defs.resources,
+    ) as context:
+        tick = sensor.evaluate_tick(context)
+    apply_dynamic_partitions_requests(instance, tick.dynamic_partitions_requests or [])
+    results = []
+    for request in tick.run_requests or []:
+        tags = {**request.tags, SENSOR_NAME_TAG: sensor_name}
+        if request.run_key:
+            tags[RUN_KEY_TAG] = request.run_key
+        results.append(
+            execute_job(
+                defs,
+                request.job_name or sensor.job_name,
+                instance,
+                partition_key=request.partition_key,
+                tags=tags,
+            )
+        )
+    return results
 
 
 def failure_summary(result: dg.ExecuteInProcessResult) -> str:

@@ -14,6 +14,8 @@ from orchestration.storage.models import Base, Price
 
 EXPECTED_TABLES = {
     "baskets",
+    "basket_returns",
+    "basket_analytics",
     "instruments",
     "prices",
     "benchmarks_sector_weights",

@@ -1,7 +1,7 @@
 """All app-database models, imported so ``Base.metadata`` knows every table."""
 
 from orchestration.storage.base import Base
-from orchestration.storage.models.baskets import Basket
+from orchestration.storage.models.baskets import Basket, BasketAnalyticsRow, BasketReturn
 from orchestration.storage.models.market import (
     BenchmarkSectorWeight,
     EtfHolding,
@@ -13,6 +13,8 @@ from orchestration.storage.models.market import (
 __all__ = [
     "Base",
     "Basket",
+    "BasketAnalyticsRow",
+    "BasketReturn",
     "BenchmarkSectorWeight",
     "EtfHolding",
     "Instrument",
