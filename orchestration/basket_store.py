@@ -23,11 +23,14 @@ from analytics_lib.baskets import (
     validate_basket_definition,
     validate_basket_name,
 )
+from analytics_lib.factors import STANDARD_PROXIES
 from orchestration.clock import naive_utc, utc_now
 from orchestration.resources.database import Database
-from orchestration.storage.models import Basket, Instrument
+from orchestration.storage.models import Basket, BasketAnalyticsRow, BasketReturn, Instrument
 
 TABLE = Basket.__table__
+DERIVED_TABLES = (BasketReturn.__table__, BasketAnalyticsRow.__table__)
+RESERVED_NAMES = frozenset(s for symbols in STANDARD_PROXIES.values() for s in symbols)
 
 
 class BasketError(ValueError):
@@ -119,6 +122,18 @@ def get_basket(database: Database, name: str) -> BasketRecord:
         return _fetch(connection, name)
 
 
+def get_baskets(database: Database, names: Sequence[str]) -> list[BasketRecord]:
+    """The baskets called ``names``, in that order; :class:`BasketError` naming every name
+    without a basket."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(select(TABLE).where(TABLE.c.name.in_(list(names)))).all()
+    by_name = {row.name: _record(row) for row in rows}
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        raise BasketError(f"no basket named {', '.join(repr(n) for n in missing)}")
+    return [by_name[name] for name in names]
+
+
 def _validated(
     connection: Connection,
     tickers: Sequence[str],
@@ -131,6 +146,20 @@ def _validated(
         method=method,
         known_symbols=_known_symbols(connection),
     )
+
+
+def _require_name(name: str) -> None:
+    validate_basket_name(name)
+    if "..." in name:
+        raise BasketError(
+            f"name {name!r} contains '...', which Dagster reserves for partition ranges "
+            "(each basket is a partition named after it)"
+        )
+    if name in RESERVED_NAMES:
+        raise BasketError(
+            f"name {name!r} is a standard factor proxy; the factor returns panel would have two "
+            "columns of that name — choose another name"
+        )
 
 
 def _require_description(description: str | None) -> str | None:
@@ -148,8 +177,9 @@ def create_basket(
     weights: Sequence[float] | None = None,
     description: str | None = None,
 ) -> BasketRecord:
-    """Validate and store a new basket; :class:`BasketError` if the name is taken."""
-    validate_basket_name(name)
+    """Validate and store a new basket; :class:`BasketError` if the name is taken, contains
+    ``...`` or is a standard factor proxy's symbol (``SPY``, ``XLK``, …)."""
+    _require_name(name)
     _require_description(description)
     with database.transaction() as connection:
         definition = _validated(connection, tickers, method, weights)
@@ -218,9 +248,12 @@ def update_basket(
 
 
 def delete_basket(database: Database, name: str) -> BasketRecord:
-    """Delete basket ``name`` and return what was deleted."""
+    """Delete basket ``name`` with its stored return series and analytics; return what was
+    deleted."""
     with database.transaction() as connection:
         current = _fetch(connection, name)
+        for table in DERIVED_TABLES:
+            connection.execute(delete(table).where(table.c.basket == name))
         connection.execute(delete(TABLE).where(TABLE.c.name == name))
     return current
 
@@ -272,7 +305,25 @@ def resolved_weights(database: Database, record: BasketRecord) -> pd.Series:
     return resolve_weights(record.definition, caps)
 
 
+@dataclass(frozen=True)
+class BasketStamp:
+    """A basket's name, last update time (naive UTC) and data version."""
+
+    name: str
+    updated_at: dt.datetime
+    version: str
+
+
+def basket_stamps(database: Database) -> list[BasketStamp]:
+    """Name, update time and version of every basket, by name (one small query)."""
+    frame = database.read_frame("SELECT name, updated_at FROM baskets ORDER BY name")
+    stamps = []
+    for name, raw in zip(frame["name"], frame["updated_at"], strict=True):
+        updated_at = naive_utc(raw)
+        stamps.append(BasketStamp(name, updated_at, basket_version(name, updated_at)))
+    return stamps
+
+
 def basket_versions(database: Database) -> dict[str, str]:
     """Data version of every basket by name."""
-    frame = database.read_frame("SELECT name, updated_at FROM baskets ORDER BY name")
-    return {row.name: basket_version(row.name, row.updated_at) for row in frame.itertuples()}
+    return {stamp.name: stamp.version for stamp in basket_stamps(database)}

@@ -11,6 +11,10 @@ DAILY_PIPELINE_CRON = "30 18 * * 1-5"
 
 DAILY_PIPELINE_JOB = "daily_pipeline"
 MARKET_DATA_JOB = "market_data_backfill"
+REFRESH_BASKET_JOB = "refresh_basket"
+
+BASKET_PARTITIONS = "baskets"
+BASKET_CHANGES_SENSOR = "basket_changes"
 
 PRICES_UNIQUE_KEYS = "prices_unique_keys"
 PRICES_POSITIVE_CLOSES = "prices_positive_closes"
@@ -31,6 +35,9 @@ BROKER_POOL = "broker"
 EXECUTION_TAG = "portfolio/execution"
 TRADE_GROUP_TAG = "portfolio/trade_group"
 APPROVAL_TAG = "portfolio/approval"
+BASKET_WEIGHTS_SUM_TO_ONE = "basket_weights_sum_to_one"
+BASKET_COVERAGE_SUFFICIENT = "basket_coverage_sufficient"
+BASKET_ANALYTICS_FINITE = "basket_analytics_finite"
 
 DEFAULT_MIN_COVERAGE = 0.95
 DEFAULT_MAX_STALE_WEEKDAYS = 3
@@ -38,5 +45,8 @@ DEFAULT_LOOKBACK_DAYS = 252
 DEFAULT_MIN_HISTORY = 60
 DEFAULT_MAX_MISSING_FRACTION = 0.1
 DEFAULT_EXTREME_RETURN = 0.5
+DEFAULT_BASKET_WINDOW_DAYS = 1260
+BASKET_COVERAGE_WARN_BELOW = 0.8
+BASKET_COVERAGE_FAIL_BELOW = 0.5
 
 SIMULATED_NOTICE = "SIMULATED demo market: these numbers are not real market data"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import market_data, trading
-from orchestration.jobs import TRADE_JOBS, daily_pipeline
+from orchestration.assets import baskets, market_data, trading
+from orchestration.jobs import TRADE_JOBS, daily_pipeline, refresh_basket
 from orchestration.partitions import is_trading_days, trading_days
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
@@ -18,7 +18,7 @@ from orchestration.resources.panels import ReturnsPanels
 from orchestration.resources.positions import BrokerPositions, MarketDataPositions
 from orchestration.resources.trading_policy import trading_policy
 from orchestration.schedules import daily_pipeline_schedule
-from orchestration.sensors import TRADE_SENSORS
+from orchestration.sensors import TRADE_SENSORS, basket_changes
 from orchestration.settings import Settings, load_settings
 
 
@@ -59,6 +59,10 @@ def _assets() -> list[dg.AssetsDefinition]:
     return dg.load_assets_from_modules([market_data, trading])
 
 
+def _basket_assets() -> list[dg.AssetsDefinition | dg.SourceAsset]:
+    return dg.load_assets_from_modules([baskets])
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     """All assets, checks, jobs, schedules, sensors and resources for ``settings``."""
     partitions = trading_days(settings.start_date)
@@ -71,10 +75,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         _assets(),
     )
     return dg.Definitions(
-        assets=assets,
-        jobs=[daily_pipeline, *TRADE_JOBS],
+        assets=[*assets, *_basket_assets()],
+        jobs=[daily_pipeline, refresh_basket, *TRADE_JOBS],
         schedules=[daily_pipeline_schedule],
-        sensors=[*TRADE_SENSORS],
+        sensors=[basket_changes, *TRADE_SENSORS],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )

@@ -1,10 +1,11 @@
-"""Partitions: ``trading_days`` (one per weekday, as-of dates) used by every daily asset."""
+"""Partitions: ``trading_days`` (one per weekday, as-of dates) used by every daily asset, and
+``baskets`` (dynamic, one per basket)."""
 
 import datetime as dt
 
 import dagster as dg
 
-from orchestration.constants import MARKET_TIMEZONE
+from orchestration import constants as c
 from orchestration.settings import DEFAULT_START_DATE
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -21,7 +22,7 @@ def trading_days(start: dt.date) -> dg.TimeWindowPartitionsDefinition:
         start=start.isoformat(),
         fmt=DATE_FORMAT,
         cron_schedule="0 0 * * 1-5",
-        timezone=MARKET_TIMEZONE,
+        timezone=c.MARKET_TIMEZONE,
         end_offset=1,
     )
 
@@ -41,3 +42,8 @@ def is_trading_days(partitions_def: object) -> bool:
 def partition_dates(keys: list[str]) -> list[dt.date]:
     """Partition keys as dates."""
     return [dt.date.fromisoformat(key) for key in keys]
+
+
+BASKET_PARTITIONS = dg.DynamicPartitionsDefinition(name=c.BASKET_PARTITIONS)
+"""One partition per basket, keyed by the basket's name; the ``basket_changes`` sensor adds
+and removes them as baskets are created and deleted."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +78,19 @@ def execute_job(
     )
 
 
+def apply_dynamic_partitions_requests(
+    instance: dg.DagsterInstance,
+    requests: Sequence[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest],
+) -> None:
+    """Add and delete dynamic partitions as a sensor tick asked (what the daemon does)."""
+    for request in requests:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+
+
 def failure_summary(result: dg.ExecuteInProcessResult) -> str:
     """The first failure of a run in one line (step name and error message)."""
     for event in result.all_events:
@@ -97,45 +112,93 @@ def failure_summary(result: dg.ExecuteInProcessResult) -> str:
 class SensorLaunch:
     """One run request of a sensor evaluated in this process, and what became of it."""
 
-    run_key: str
+    run_key: str | None
     job_name: str
+    partition_key: str | None
     run_id: str
-    launched: bool
-    success: bool | None
+    result: dg.ExecuteInProcessResult | None
+    seconds: float = 0.0
+
+    @property
+    def launched(self) -> bool:
+        """False when an earlier run with the same run key made this request a no-op."""
+        return self.result is not None
+
+    @property
+    def success(self) -> bool | None:
+        """The run's outcome (None when it was not launched here)."""
+        return self.result.success if self.result is not None else None
+
+    @property
+    def error(self) -> str | None:
+        """The run's first failure in one line, if it failed."""
+        if self.result is None or self.result.success:
+            return None
+        return failure_summary(self.result)
 
 
-def launch_sensor_runs(
+def run_sensor_once(
     defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str
 ) -> list[SensorLaunch]:
-    """Evaluate a sensor once here (no daemon needed) and execute its run requests in-process.
+    """Evaluate a sensor once in this process as the daemon would (no daemon needed): apply
+    its dynamic-partition requests, then execute each run request in process on ``instance``.
 
     Like the daemon, a request whose run key already produced a run of this sensor is not run
-    again, so evaluating twice launches nothing new. The sensor's stored cursor is neither read
-    nor advanced: run keys carry the de-duplication.
+    again, so evaluating twice launches nothing new; the runs carry the sensor's name and run
+    key, so a daemon evaluating the sensor later skips them too. The sensor's stored cursor is
+    neither read nor advanced: run keys carry the de-duplication.
     """
     sensor = defs.resolve_sensor_def(sensor_name)
     with dg.build_sensor_context(
-        instance=instance, definitions=defs, resources=defs.resources, sensor_name=sensor_name
+        instance=instance,
+        instance_ref=instance.get_ref(),
+        definitions=defs,
+        resources=defs.resources,
+        sensor_name=sensor_name,
     ) as context:
         tick = sensor.evaluate_tick(context)
+    apply_dynamic_partitions_requests(instance, tick.dynamic_partitions_requests or [])
     launches = []
     for request in tick.run_requests or []:
         job_name = request.job_name or sensor.job_name
-        tags = {**request.tags, RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
-        existing = instance.get_runs(
-            filters=dg.RunsFilter(
-                tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
-            ),
-            limit=1,
-        )
-        if existing:
-            launches.append(
-                SensorLaunch(request.run_key, job_name, existing[0].run_id, False, None)
+        tags = {**request.tags, SENSOR_NAME_TAG: sensor_name}
+        if request.run_key:
+            tags[RUN_KEY_TAG] = request.run_key
+            existing = instance.get_runs(
+                filters=dg.RunsFilter(
+                    tags={RUN_KEY_TAG: request.run_key, SENSOR_NAME_TAG: sensor_name}
+                ),
+                limit=1,
             )
-            continue
-        result = execute_job(defs, job_name, instance, run_config=request.run_config, tags=tags)
+            if existing:
+                launches.append(
+                    SensorLaunch(
+                        request.run_key,
+                        job_name,
+                        request.partition_key,
+                        existing[0].run_id,
+                        result=None,
+                    )
+                )
+                continue
+        started = time.perf_counter()
+        result = execute_job(
+            defs,
+            job_name,
+            instance,
+            partition_key=request.partition_key,
+            run_config=request.run_config,
+            tags=tags,
+        )
         launches.append(
-            SensorLaunch(request.run_key, job_name, result.run_id, True, result.success)
+            SensorLaunch(
+                request.run_key,
+                job_name,
+                request.partition_key,
+                result.run_id,
+                result=result,
+                seconds=time.perf_counter() - started,
+            )
         )
     return launches
 

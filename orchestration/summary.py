@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
+
 from orchestration.resources.database import Database
 from orchestration.settings import Settings
 
@@ -27,6 +29,37 @@ def market_data_summary(database: Database, as_of: dt.date) -> list[tuple[str, o
         (f"symbols priced on {as_of}", on_day),
         ("positions", _scalar(database, "SELECT COUNT(*) FROM portfolio_positions")),
     ]
+
+
+def _figure(value: object, fmt: str) -> str:
+    return "n/a" if value is None or pd.isna(value) else format(float(value), fmt)
+
+
+def baskets_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+    """Each basket's latest analytics: total return, volatility, Sharpe, drawdown, correlation
+    with the portfolio."""
+    latest = database.read_frame(
+        "SELECT a.basket, a.end_date, a.total_return, a.annualized_volatility, a.sharpe, "
+        "a.max_drawdown, a.portfolio_correlation FROM basket_analytics a "
+        "WHERE a.end_date = (SELECT MAX(b.end_date) FROM basket_analytics b "
+        "WHERE b.basket = a.basket) ORDER BY a.basket"
+    )
+    pairs: list[tuple[str, object]] = [
+        ("baskets", _scalar(database, "SELECT COUNT(*) FROM baskets"))
+    ]
+    for row in latest.itertuples(index=False):
+        pairs.append(
+            (
+                f"basket {row.basket}",
+                f"total {_figure(row.total_return, '+.1%')}, "
+                f"vol {_figure(row.annualized_volatility, '.1%')}, "
+                f"Sharpe {_figure(row.sharpe, '.2f')}, "
+                f"max drawdown {_figure(row.max_drawdown, '.1%')}, "
+                f"corr. vs portfolio {_figure(row.portfolio_correlation, '.2f')} "
+                f"(through {str(row.end_date)[:10]})",
+            )
+        )
+    return pairs
 
 
 def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
@@ -66,7 +99,7 @@ def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, objec
     return pairs
 
 
-SUMMARY_SECTIONS = (market_data_summary, trading_summary)
+SUMMARY_SECTIONS = (market_data_summary, baskets_summary, trading_summary)
 
 
 def pipeline_summary(settings: Settings, as_of: dt.date) -> list[tuple[str, object]]:

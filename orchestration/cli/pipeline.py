@@ -14,18 +14,30 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.engine import make_url
 
+from orchestration import basket_store
 from orchestration import constants as c
 from orchestration.cli import trading
 from orchestration.cli.output import print_json, print_pairs, progress
 from orchestration.definitions import build_definitions, build_market_data
 from orchestration.resources.database import Database
-from orchestration.runs import execute_job, failure_summary, instance_for, reset_instance_storage
+from orchestration.runs import (
+    execute_job,
+    failure_summary,
+    instance_for,
+    reset_instance_storage,
+    run_sensor_once,
+)
 from orchestration.settings import Settings
 from orchestration.storage import migrate
 from orchestration.storage.engine import dispose_engines, get_engine
 from orchestration.summary import pipeline_summary
 
 UI_HINT = "Open the Dagster UI on the same state with `make dev`, then http://127.0.0.1:3000"
+DEMO_EQUAL_BASKET = "Demo largest five"
+DEMO_EQUAL_BASKET_SIZE = 5
+DEMO_ETF_BASKET = "Demo tech top 10"
+DEMO_ETF = "XLK"
+DEMO_ETF_TOP_N = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -105,6 +117,21 @@ def _reset_state(settings: Settings) -> list[str]:
     return notes
 
 
+def _outcome(result: dg.ExecuteInProcessResult, seconds: float, label: str) -> dict[str, object]:
+    outcome: dict[str, object] = {
+        "run_id": result.run_id,
+        "job": result.job_def.name,
+        "success": result.success,
+        "seconds": round(seconds, 1),
+        "materializations": len(result.get_asset_materialization_events()),
+    }
+    if not result.success:
+        outcome["error"] = failure_summary(result)
+    status = "succeeded" if result.success else f"FAILED ({outcome['error']})"
+    progress(f"  {label}run {result.run_id} {status} in {seconds:.1f} s")
+    return outcome
+
+
 def _run(
     settings: Settings,
     label: str,
@@ -123,18 +150,49 @@ def _run(
         partition_key=partition_key,
         partition_range=partition_range,
     )
-    seconds = time.perf_counter() - started
-    outcome = {
-        "run_id": result.run_id,
-        "success": result.success,
-        "seconds": round(seconds, 1),
-        "materializations": len(result.get_asset_materialization_events()),
-    }
-    if not result.success:
-        outcome["error"] = failure_summary(result)
-    status = "succeeded" if result.success else f"FAILED ({outcome['error']})"
-    progress(f"  run {result.run_id} {status} in {seconds:.1f} s")
-    return outcome
+    return _outcome(result, time.perf_counter() - started, "")
+
+
+def _demo_baskets(settings: Settings) -> list[dict[str, object]]:
+    """Create the two demo baskets (the largest stocks priced on the latest day, and the top
+    of a sector ETF), then let the ``basket_changes`` sensor (evaluated once, in
+    this process) add their partitions and run ``refresh_basket`` for each."""
+    database = Database(url=settings.database_url)
+    largest = database.read_frame(
+        "SELECT i.symbol FROM instruments i JOIN prices p ON p.symbol = i.symbol "
+        "WHERE i.asset_type = 'stock' AND p.date = (SELECT MAX(date) FROM prices) "
+        "ORDER BY i.market_cap DESC, i.symbol LIMIT :n",
+        {"n": DEMO_EQUAL_BASKET_SIZE},
+    )["symbol"].tolist()
+    basket_store.create_basket(
+        database,
+        DEMO_EQUAL_BASKET,
+        largest,
+        description=f"Equal-weighted: the {DEMO_EQUAL_BASKET_SIZE} largest demo stocks",
+    )
+    basket_store.create_basket_from_etf(database, DEMO_ETF, DEMO_ETF_BASKET, top_n=DEMO_ETF_TOP_N)
+    progress(f"· created baskets {DEMO_EQUAL_BASKET!r} and {DEMO_ETF_BASKET!r} (from {DEMO_ETF})")
+    progress(f"→ sensor {c.BASKET_CHANGES_SENSOR}: partitions and refresh runs")
+    launches = run_sensor_once(
+        build_definitions(settings), instance_for(settings), c.BASKET_CHANGES_SENSOR
+    )
+    outcomes = []
+    for launch in launches:
+        outcome: dict[str, object] = {
+            "run_id": launch.run_id,
+            "job": launch.job_name,
+            "success": bool(launch.success),
+            "seconds": round(launch.seconds, 1),
+        }
+        if launch.error:
+            outcome["error"] = launch.error
+        status = "succeeded" if launch.success else f"FAILED ({launch.error})"
+        progress(
+            f"  {launch.job_name} {launch.partition_key!r} run {launch.run_id} {status} "
+            f"in {launch.seconds:.1f} s"
+        )
+        outcomes.append(outcome)
+    return outcomes
 
 
 def demo_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -165,6 +223,8 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
         runs.append(
             _run(settings, f"daily pipeline for {latest}", partition_key=latest.isoformat())
         )
+    if runs[-1]["success"]:
+        runs.extend(_demo_baskets(settings))
     # Trading step (issue 5): a basket buy on the paper broker through the approval sensor.
     trade = (
         trading.demo_basket_trade(settings)

@@ -41,8 +41,8 @@ from orchestration.runs import (
     execute_job,
     failure_summary,
     instance_for,
-    launch_sensor_runs,
     release_dead_execution_runs,
+    run_sensor_once,
 )
 from orchestration.settings import Settings
 
@@ -426,7 +426,7 @@ def demo_basket_trade(settings: Settings) -> dict[str, object]:
         )
     approval = approve_basket_trade(database, group.id, source="demo")
     progress(f"  {approval.message}; evaluating {c.TRADE_APPROVAL_SENSOR} once")
-    launches = launch_sensor_runs(
+    launches = run_sensor_once(
         build_definitions(settings), instance_for(settings), c.TRADE_APPROVAL_SENSOR
     )
     group = read_group(database, group.id)

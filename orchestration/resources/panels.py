@@ -8,6 +8,7 @@ memoised for the duration of a run: a backfill that feeds several assets reads p
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
@@ -66,13 +67,27 @@ class ReturnsPanels(dg.ConfigurableResource):
             return None
         return pd.Timestamp(frame["date"].min()).date()
 
-    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        """Dates x symbols adjusted closes (close where no adjusted close) in ``[start, end]``."""
-        key = ("prices", start, end)
+    def prices(
+        self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Dates x symbols adjusted closes (close where no adjusted close) in ``[start, end]``;
+        only of ``symbols`` when given (the database filters, so a few symbols of a large
+        universe cost little). Symbols without prices have no column; the rows are every date
+        with any price either way."""
+        wanted = tuple(sorted(set(symbols))) if symbols is not None else None
+        if wanted == ():
+            raise ValueError("symbols is empty; pass None for every symbol")
+        key = ("prices", start, end, wanted)
         if key not in self._memo:
             with self.database.engine.connect() as connection:
-                long = read_price_window(connection, start, end)
-            self._memo[key] = price_panel(long)
+                long = read_price_window(connection, start, end, wanted)
+            panel = price_panel(long)
+            if wanted is not None:
+                # a row for every date with any price, so that a day none of these symbols
+                # traded stays a missing day instead of merging two days into one return
+                dates = pd.DatetimeIndex(pd.to_datetime(self.trading_dates(start, end)))
+                panel = panel.reindex(dates.as_unit(panel.index.unit).rename(panel.index.name))
+            self._memo[key] = panel
         return self._memo[key]
 
     def returns(self, end: dt.date, rows: int) -> pd.DataFrame:

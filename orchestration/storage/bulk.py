@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -209,20 +209,28 @@ def read_frame(connection: Connection, sql: str, params: dict | None = None) -> 
     return pd.DataFrame(dict(zip(columns, data, strict=True)), columns=columns)
 
 
-def read_price_window(connection: Connection, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """``date, symbol, close, adj_close`` of every price with ``start <= date <= end``.
+def read_price_window(
+    connection: Connection,
+    start: dt.date,
+    end: dt.date,
+    symbols: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """``date, symbol, close, adj_close`` of every price with ``start <= date <= end`` (of
+    ``symbols`` only, when given).
 
     The hot read path of every panel: raw driver cursor on SQLite, ``COPY … TO STDOUT`` on
     PostgreSQL; ``date`` is returned as datetime64.
     """
     columns = ["date", "symbol", "close", "adj_close"]
+    names = list(symbols) if symbols is not None else None
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.driver_connection.cursor()
         buffer = io.BytesIO()
-        query = (
-            "COPY (SELECT date, symbol, close, adj_close FROM prices "
-            f"WHERE date >= '{start.isoformat()}' AND date <= '{end.isoformat()}') TO STDOUT"
-        )
+        where = f"date >= '{start.isoformat()}' AND date <= '{end.isoformat()}'"
+        if names is not None:
+            quoted = ", ".join("'" + name.replace("'", "''") + "'" for name in names)
+            where += f" AND symbol IN ({quoted})"
+        query = f"COPY (SELECT date, symbol, close, adj_close FROM prices WHERE {where}) TO STDOUT"
         with cursor.copy(query) as copy:
             for block in copy:
                 buffer.write(block)
@@ -238,10 +246,12 @@ def read_price_window(connection: Connection, start: dt.date, end: dt.date) -> p
         )
     else:
         cursor = connection.connection.driver_connection.cursor()
-        cursor.execute(
-            "SELECT date, symbol, close, adj_close FROM prices WHERE date >= ? AND date <= ?",
-            (start.isoformat(), end.isoformat()),
-        )
+        sql = "SELECT date, symbol, close, adj_close FROM prices WHERE date >= ? AND date <= ?"
+        params: list[str] = [start.isoformat(), end.isoformat()]
+        if names is not None:
+            sql += f" AND symbol IN ({', '.join('?' for _ in names)})"
+            params += names
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
         cursor.close()
         data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]

@@ -6,6 +6,7 @@ import json
 import dagster as dg
 import pytest
 
+from orchestration import basket_store
 from orchestration.cli import main
 from orchestration.resources.database import Database
 from orchestration.settings import load_settings
@@ -27,20 +28,23 @@ def test_demo_from_fresh_state_twice(demo_env, capsys):
     for _ in range(2):
         assert main(["demo", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
-        assert report["success"] and len(report["runs"]) == 2
+        assert report["success"] and len(report["runs"]) == 4
         assert report["summary"]["market data"] == "demo"
         trade = report["trade"]
-        assert (trade["basket"], trade["status"]) == ("demo_basket", "completed")
-        assert trade["filled_legs"] == trade["legs"] == 5
+        assert trade["status"] == "completed"
+        assert trade["filled_legs"] == trade["legs"] > 0
         assert report["summary"]["broker reconciliation"] == "passed"
+        assert report["summary"]["baskets"] >= 2
     settings = load_settings()
     instance = dg.DagsterInstance.from_config(str(settings.dagster_home))
     runs = instance.get_runs()
-    assert len(runs) == 3  # the second demo started from a fresh instance
+    # the second demo started from a fresh instance
     assert sorted(r.job_name for r in runs) == [
         "daily_pipeline",
         "daily_pipeline",
         "execute_basket_trade",
+        "refresh_basket",
+        "refresh_basket",
     ]
     [execution] = [r for r in runs if r.job_name == "execute_basket_trade"]
     assert execution.tags["dagster/sensor_name"] == "trade_approval_sensor"
@@ -51,3 +55,28 @@ def test_demo_from_fresh_state_twice(demo_env, capsys):
     database = Database(url=settings.database_url)
     latest = database.read_frame("SELECT MAX(date) AS d FROM prices")["d"].iloc[0]
     assert str(latest)[:10] == "2024-03-28"
+
+    # one equal-weighted basket and one seeded from XLK's ten largest holdings, each refreshed
+    # by a run the sensor requested (so the daemon will not request it again)
+    baskets = {b.name: b for b in basket_store.list_baskets(database)}
+    assert baskets.keys() == {"Demo largest five", "Demo tech top 10"}
+    assert baskets["Demo largest five"].method == "equal"
+    assert len(baskets["Demo largest five"].tickers) == 5
+    xlk = database.read_frame(
+        "SELECT symbol, weight FROM etf_holdings WHERE etf = 'XLK' AND asof_date = "
+        "(SELECT MAX(asof_date) FROM etf_holdings WHERE etf = 'XLK') "
+        "ORDER BY weight DESC, symbol LIMIT 10"
+    )
+    seeded = baskets["Demo tech top 10"]
+    assert list(seeded.tickers) == xlk["symbol"].tolist()
+    expected = xlk["weight"] / xlk["weight"].sum()
+    assert seeded.weights == pytest.approx(expected.tolist(), abs=1e-15)
+    basket_runs = [r for r in runs if r.job_name == "refresh_basket"]
+    assert {r.tags["dagster/sensor_name"] for r in basket_runs} == {"basket_changes"}
+    assert {r.tags["dagster/run_key"] for r in basket_runs} == {
+        f"{b.name}@{b.version}" for b in baskets.values()
+    }
+    assert instance.get_dynamic_partitions("baskets") == sorted(baskets)
+    analytics = database.read_frame("SELECT basket, end_date FROM basket_analytics")
+    assert sorted(analytics["basket"]) == sorted(baskets)
+    assert {str(d)[:10] for d in analytics["end_date"]} == {"2024-03-28"}

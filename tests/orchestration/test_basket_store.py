@@ -6,13 +6,14 @@ import json
 
 import pandas as pd
 import pytest
+from sqlalchemy import insert
 
 from orchestration import basket_store
 from orchestration.basket_store import BasketError
 from orchestration.cli import main
 from orchestration.resources.database import Database
 from orchestration.storage.bulk import insert_frame
-from orchestration.storage.models import EtfHolding, Instrument
+from orchestration.storage.models import BasketAnalyticsRow, BasketReturn, EtfHolding, Instrument
 
 NOW = pd.Timestamp("2024-01-02 00:00:00")
 INSTRUMENTS = pd.DataFrame(
@@ -115,6 +116,14 @@ def test_create_show_list_update_delete(database):
         ),
         (lambda db: basket_store.create_basket(db, "x" * 101, ["AAA"]), "maximum is 100"),
         (lambda db: basket_store.create_basket(db, "bad/name", ["AAA"]), "'/'"),
+        (
+            lambda db: basket_store.create_basket(db, "a...b", ["AAA"]),
+            r"contains '\.\.\.', which Dagster reserves for partition ranges",
+        ),
+        (
+            lambda db: basket_store.create_basket(db, "XLK", ["AAA"]),
+            "'XLK' is a standard factor proxy",
+        ),
         (lambda db: basket_store.create_basket(db, "b", ["AAA"], method="cap"), "method must be"),
         (lambda db: basket_store.create_basket(db, "b", ["AAA"], weights=[1.0]), "only accepted"),
         (lambda db: basket_store.create_basket(db, "existing", ["AAA"]), "already exists"),
@@ -207,6 +216,53 @@ def test_basket_commands(database, tmp_path, monkeypatch, capsys):
     assert main(["basket", "delete", "core", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["deleted"]["name"] == "core"
     assert [b.name for b in basket_store.list_baskets(database)] == ["etf seeded"]
+
+
+def test_delete_removes_the_stored_series_and_analytics(database):
+    basket_store.create_basket(database, "gone", ["AAA"])
+    basket_store.create_basket(database, "kept", ["BBB"])
+    stamp = pd.Timestamp("2024-01-03 00:00:00")
+    series = pd.DataFrame(
+        {
+            "basket": ["gone", "kept"],
+            "date": pd.Timestamp("2024-01-02"),
+            "daily_return": [0.01, 0.02],
+            "coverage": 1.0,
+            "rebalance": "daily",
+            "basket_version": "v",
+            "computed_at": stamp,
+        }
+    )
+    with database.transaction() as connection:
+        insert_frame(connection, BasketReturn.__table__, series)
+        connection.execute(
+            insert(BasketAnalyticsRow.__table__),
+            [
+                {
+                    "basket": name,
+                    "end_date": dt.date(2024, 1, 2),
+                    "start_date": dt.date(2024, 1, 2),
+                    "observations": 1,
+                    "basket_version": "v",
+                    "rebalance": "daily",
+                    "risk_free_rate": 0.0,
+                    "total_return": 0.0,
+                    "annualized_return": 0.0,
+                    "annualized_volatility": 0.0,
+                    "max_drawdown": 0.0,
+                    "arithmetic_return": 0.0,
+                    "contribution_residual": 0.0,
+                    "components": [],
+                    "monthly_returns": [],
+                    "computed_at": stamp.to_pydatetime(),
+                }
+                for name in ("gone", "kept")
+            ],
+        )
+    basket_store.delete_basket(database, "gone")
+    for table in ("basket_returns", "basket_analytics"):
+        names = database.read_frame(f"SELECT basket FROM {table}")["basket"].tolist()
+        assert names == ["kept"]
 
 
 def test_version_is_a_hash_of_name_and_update_time():

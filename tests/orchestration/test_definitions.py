@@ -15,6 +15,7 @@ MARKET_DATA_ASSETS = {
     "daily_prices",
     "returns_panel",
 }
+BASKET_ASSETS = {"baskets", "basket_returns", "basket_analytics", "factor_returns_panel"}
 
 
 def test_definitions_load_and_validate(tmp_path):
@@ -25,7 +26,10 @@ def test_definitions_load_and_validate(tmp_path):
 def test_asset_keys_are_the_contract(tmp_path):
     defs = build_definitions(make_settings(tmp_path))
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert keys >= MARKET_DATA_ASSETS | {"portfolio_positions", "broker_reconciliation"}
+    assert keys >= MARKET_DATA_ASSETS | BASKET_ASSETS | {
+        "portfolio_positions",
+        "broker_reconciliation",
+    }
     groups = {
         key.to_user_string(): spec.group_name
         for key, spec in ((s.key, s) for s in defs.resolve_all_asset_specs())
@@ -33,6 +37,28 @@ def test_asset_keys_are_the_contract(tmp_path):
     assert {groups[k] for k in MARKET_DATA_ASSETS} == {"market_data"}
     assert groups["portfolio_positions"] == "trading"
     assert groups["broker_reconciliation"] == "trading"
+    assert {groups[k] for k in BASKET_ASSETS} == {"baskets"}
+
+
+def test_basket_partitions_job_and_sensor(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    for name in ("basket_returns", "basket_analytics"):
+        partitions = defs.resolve_assets_def(name).partitions_def
+        assert isinstance(partitions, dg.DynamicPartitionsDefinition)
+        assert partitions.name == "baskets"
+    assert defs.resolve_assets_def("factor_returns_panel").partitions_def is None
+    job = defs.resolve_job_def("refresh_basket")
+    selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert selected == BASKET_ASSETS
+    sensor = defs.resolve_sensor_def("basket_changes")
+    assert sensor.job_name == "refresh_basket"
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert checks >= {
+        "basket_weights_sum_to_one",
+        "basket_coverage_sufficient",
+        "basket_analytics_finite",
+    }
 
 
 def test_trading_days_start_at_the_configured_date(tmp_path):

@@ -15,6 +15,8 @@ from orchestration.storage.models import Base, Instrument, Price
 
 EXPECTED_TABLES = {
     "baskets",
+    "basket_returns",
+    "basket_analytics",
     "instruments",
     "prices",
     "benchmarks_sector_weights",

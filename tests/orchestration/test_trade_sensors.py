@@ -11,7 +11,7 @@ from orchestration.execution.cancel import cancel_basket_trade
 from orchestration.execution.preview import preview_basket_trade
 from orchestration.execution.reconcile import reconcile_positions
 from orchestration.execution.records import read_group
-from orchestration.runs import launch_sensor_runs
+from orchestration.runs import run_sensor_once
 from orchestration.storage.models import PaperPosition
 from tests.support import make_settings
 from tests.trading_support import make_basket, paper_broker, seed_market, trading
@@ -67,10 +67,10 @@ def test_sensor_runs_in_process_launch_one_run_per_run_key(setup, instance):
     database, defs = setup
     group = _preview(database)
     approve_basket_trade(database, group.id)
-    launches = launch_sensor_runs(defs, instance, "trade_approval_sensor")
+    launches = run_sensor_once(defs, instance, "trade_approval_sensor")
     assert [(launch.launched, launch.success) for launch in launches] == [(True, True)]
     assert read_group(database, group.id).status == "completed"
-    again = launch_sensor_runs(defs, instance, "trade_approval_sensor")
+    again = run_sensor_once(defs, instance, "trade_approval_sensor")
     assert again == []  # the group is no longer approved
     runs = instance.get_runs(filters=dg.RunsFilter(job_name="execute_basket_trade"))
     assert len(runs) == 1
@@ -89,7 +89,7 @@ def test_a_repeated_tick_for_a_still_approved_group_launches_nothing_new(setup, 
         run_config={"ops": {"basket_trade_execution": {"config": {"group_id": group.id}}}},
         tags={"dagster/run_key": key, "dagster/sensor_name": "trade_approval_sensor"},
     )
-    launches = launch_sensor_runs(defs, instance, "trade_approval_sensor")
+    launches = run_sensor_once(defs, instance, "trade_approval_sensor")
     assert [launch.launched for launch in launches] == [False]
     assert read_group(database, group.id).status == "approved"
 
@@ -128,7 +128,7 @@ def test_trade_plan_materializations_become_preview_runs(setup, instance):
     ]
     assert all(r.run_key.startswith("trade-plan-") for r in tick.run_requests)
     assert _tick(defs, instance, "trade_plan_sensor", cursor=tick.cursor).run_requests == []
-    launches = launch_sensor_runs(defs, instance, "trade_plan_sensor")
+    launches = run_sensor_once(defs, instance, "trade_plan_sensor")
     assert [launch.success for launch in launches] == [True, True]
     frame = database.read_frame("SELECT action, status, source FROM basket_trade_groups")
     assert sorted(frame["action"]) == ["buy", "rebalance"]
@@ -142,11 +142,11 @@ def test_auto_approval_only_when_configured(tmp_path, sqlite_url, instance):
     settings = make_settings(tmp_path, sqlite_url, PORTFOLIO_AUTO_APPROVE="true")
     defs = build_definitions(settings)
     _report_trade_plan(instance, basket="tenleg", action="buy", value=5_000.0)
-    [launch] = launch_sensor_runs(defs, instance, "trade_plan_sensor")
+    [launch] = run_sensor_once(defs, instance, "trade_plan_sensor")
     assert launch.success
     frame = database.read_frame("SELECT id, status FROM basket_trade_groups")
     assert list(frame["status"]) == ["approved"]
-    [execution] = launch_sensor_runs(defs, instance, "trade_approval_sensor")
+    [execution] = run_sensor_once(defs, instance, "trade_approval_sensor")
     assert execution.success
     assert read_group(database, int(frame["id"].iloc[0])).status == "completed"
 

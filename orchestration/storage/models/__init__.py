@@ -1,7 +1,7 @@
 """All app-database models, imported so ``Base.metadata`` knows every table."""
 
 from orchestration.storage.base import Base
-from orchestration.storage.models.baskets import Basket
+from orchestration.storage.models.baskets import Basket, BasketAnalyticsRow, BasketReturn
 from orchestration.storage.models.market import (
     BenchmarkSectorWeight,
     EtfHolding,
@@ -28,6 +28,8 @@ from orchestration.storage.models.trading import (
 __all__ = [
     "Base",
     "Basket",
+    "BasketAnalyticsRow",
+    "BasketReturn",
     "BasketTradeGroup",
     "BenchmarkSectorWeight",
     "BrokerFill",
