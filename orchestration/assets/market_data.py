@@ -103,6 +103,30 @@ class DailyPricesConfig(dg.Config):
     max_stale_weekdays: int = c.DEFAULT_MAX_STALE_WEEKDAYS
 
 
+def _record_days(
+    context: dg.AssetExecutionContext,
+    frame: pd.DataFrame,
+    days: list[dt.date],
+    coverage: pd.DataFrame,
+) -> None:
+    """Per-partition figures of a range run (rows, symbols, coverage, holiday), so the UI plots
+    each day's own numbers instead of the run's totals copied into every partition."""
+    dates = frame["date"].dt.date
+    rows = dates.value_counts()
+    symbols = frame.groupby(dates)["symbol"].nunique()
+    covered = dict(zip(pd.to_datetime(coverage["date"]).dt.date, coverage["coverage"], strict=True))
+    for day in days:
+        context.add_asset_metadata(
+            {
+                "dagster/row_count": int(rows.get(day, 0)),
+                "symbols": int(symbols.get(day, 0)),
+                "coverage": float(covered.get(day, float("nan"))),
+                "market_holiday": day not in rows.index,
+            },
+            partition_key=day.isoformat(),
+        )
+
+
 @dg.asset(
     group_name=c.MARKET_DATA,
     partitions_def=TRADING_DAYS,
@@ -149,6 +173,8 @@ def daily_prices(
     holidays = [d for d in days if d not in per_day.index]
     coverage = checks.universe_coverage(database, first, last)
     latest = coverage.iloc[-1] if not coverage.empty else None
+    if len(days) > 1:
+        _record_days(context, frame, days, coverage)
     metadata = {
         **source_metadata(market_data),
         "dagster/row_count": len(frame),

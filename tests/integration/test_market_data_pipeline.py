@@ -60,6 +60,22 @@ def test_single_run_backfill_ingests_the_simulated_market_exactly(settings, inst
     weekdays = pd.bdate_range(START, END)
     assert len(materialized) == len(weekdays)
 
+    # every partition of the range run carries its own day's figures, not the run's totals
+    per_day = {
+        e.materialization.partition: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("daily_prices")
+    }
+    assert set(per_day) == {d.strftime("%Y-%m-%d") for d in weekdays}
+    simulated = market.prices.groupby(market.prices["date"].dt.strftime("%Y-%m-%d"))
+    rows, symbols = simulated.size(), simulated["symbol"].nunique()
+    for key, metadata in per_day.items():
+        assert metadata["dagster/row_count"].value == rows.get(key, 0)
+        assert metadata["symbols"].value == symbols.get(key, 0)
+        assert metadata["market_holiday"].value == (dt.date.fromisoformat(key) in holidays)
+        coverage = metadata["coverage"].value
+        assert np.isnan(coverage) if key not in rows else 0 < coverage <= 1
+
     checks_ = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks_["prices_unique_keys"] and checks_["prices_positive_closes"]
     assert checks_["returns_finite"] and checks_["prices_cover_universe"]
