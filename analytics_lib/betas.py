@@ -115,14 +115,15 @@ BoolArray = npt.NDArray[np.bool_]
 
 
 def _validate_parameters(
-    window: object, min_observations: object, cap: object
-) -> tuple[int, int, float]:
+    window: object, min_observations: object, cap: object, lookback: object = None
+) -> tuple[int, int, float, int | None]:
     win = require_positive_int(window, "window", minimum=3)
     min_obs = require_positive_int(min_observations, "min_observations", minimum=3)
     if min_obs > win:
         raise AnalyticsError(f"min_observations ({min_obs}) must be <= window ({win})")
     cap_value = require_finite_number(cap, "cap", positive=True)
-    return win, min_obs, cap_value
+    rows = None if lookback is None else require_positive_int(lookback, "lookback")
+    return win, min_obs, cap_value, rows
 
 
 def _market_position(frame: pd.DataFrame, market: Hashable) -> int:
@@ -255,8 +256,11 @@ class _RollingState:
             rows[holes] = self._hole_positions[k[holes], self._hole_slot[cols[holes]]]
         return rows
 
-    def moments(self, rows: IntArray, window: int, min_obs: int) -> _Moments:
-        """Moments of the last ``window`` pairs up to each row in ``rows`` (sorted)."""
+    def moments(
+        self, rows: IntArray, window: int, min_obs: int, lookback: int | None = None
+    ) -> _Moments:
+        """Moments of the last ``window`` pairs up to each row in ``rows`` (sorted), counting
+        only pairs on the last ``lookback`` rows up to that row when ``lookback`` is given."""
         cum, count = self.cum, self.count
         contiguous = rows.size > 0 and rows[-1] - rows[0] == rows.size - 1
         first_row = int(rows[0]) if rows.size else 0
@@ -285,6 +289,8 @@ class _RollingState:
             if gap_d.size:
                 lo_rows = self.pair_rows(hi[gap_d, gap_s] - window, gap_s)
                 lower[:, gap_d, gap_s] = cum[:, lo_rows + 1, gap_s]
+        if lookback is not None:
+            self._limit_to_lookback(rows, hi, n, lower, window, lookback)
         sums = upper - lower
         inv_n = 1.0 / np.maximum(n, 1)
         sx, sy = sums[0], sums[1]
@@ -309,6 +315,33 @@ class _RollingState:
         if suspect.any():
             self._recompute_exactly(moments, hi, suspect, window)
         return moments
+
+    def _limit_to_lookback(
+        self,
+        rows: IntArray,
+        hi: npt.NDArray[np.int32],
+        n: npt.NDArray[np.int32],
+        lower: FloatArray,
+        window: int,
+        lookback: int,
+    ) -> None:
+        """Drop the pairs dated before the last ``lookback`` rows from ``n`` and ``lower``.
+
+        Where a window of ``window`` pairs would reach back beyond the lookback, the sample is
+        the pairs on rows ``t - lookback + 1 .. t``: the lower sum is then the cumulative sum at
+        row ``t - lookback`` (a plain row shift) and ``n`` the pairs counted since.
+        """
+        before = rows - lookback
+        dated = np.flatnonzero(before >= 0)
+        if not dated.size:
+            return
+        outside = self.count[before[dated]]
+        cut_d, cut_s = np.nonzero(outside > np.maximum(hi[dated] - window, 0))
+        if not cut_d.size:
+            return
+        as_of = dated[cut_d]
+        n[as_of, cut_s] = hi[as_of, cut_s] - outside[cut_d, cut_s]
+        lower[:, as_of, cut_s] = self.cum[:, before[as_of] + 1, cut_s]
 
     def _recompute_exactly(
         self, m: _Moments, hi: npt.NDArray[np.int32], suspect: BoolArray, window: int
@@ -486,6 +519,7 @@ def market_betas(
     window: int = DEFAULT_BETA_WINDOW,
     min_observations: int = DEFAULT_BETA_MIN_OBSERVATIONS,
     cap: float = DEFAULT_BETA_CAP,
+    lookback: int | None = None,
 ) -> pd.DataFrame:
     """OLS market beta of every symbol at the as-of date (the last row of ``returns``).
 
@@ -504,6 +538,9 @@ def market_betas(
     cap
         Reported ``beta`` is clipped into ``[-cap, cap]`` (default 5); ``beta_raw`` keeps the
         OLS value.
+    lookback
+        Only pairs on the last ``lookback`` rows (the as-of row included) are eligible; default
+        None: every row. Bounds how old a sample may be when a symbol has long gaps.
 
     Returns
     -------
@@ -527,8 +564,9 @@ def market_betas(
     -----
     Alignment contract: the sample of symbol :math:`i` is the last :math:`n=\\min(P_i,w)` of its
     :math:`P_i` dates :math:`t \\le d` on which both :math:`r_{i,t}` and :math:`x_t` are finite
-    (:math:`d` = last row). Rows after :math:`d` do not exist for this function; for a history
-    of as-of dates use :func:`rolling_market_betas`, which returns identical numbers.
+    (:math:`d` = last row; with ``lookback`` :math:`L`, only the dates among the last :math:`L`
+    rows count towards :math:`P_i`). Rows after :math:`d` do not exist for this function; for a
+    history of as-of dates use :func:`rolling_market_betas`, which returns identical numbers.
 
     .. math::
 
@@ -545,8 +583,10 @@ def market_betas(
     exactly 1.
     """
     frame, values = require_returns_values(returns)
-    win, min_obs, cap_value = _validate_parameters(window, min_observations, cap)
+    win, min_obs, cap_value, rows = _validate_parameters(window, min_observations, cap, lookback)
     m_pos = _market_position(frame, market)
+    if rows is not None:
+        values = values[-rows:]
     moments = _last_date_moments(values, values[:, m_pos], win)
     stats = _statistics(moments, win, min_obs, cap_value)
     stats["status"] = _status_categorical(stats["status"])
@@ -562,6 +602,7 @@ def rolling_market_betas(
     window: int = DEFAULT_BETA_WINDOW,
     min_observations: int = DEFAULT_BETA_MIN_OBSERVATIONS,
     cap: float = DEFAULT_BETA_CAP,
+    lookback: int | None = None,
 ) -> pd.DataFrame:
     """Market betas of every symbol at many as-of dates at once (long format).
 
@@ -571,7 +612,7 @@ def rolling_market_betas(
         Returns panel containing the ``market`` column.
     as_of_dates
         Dates of ``returns.index`` to compute (any order, no duplicates); default every row.
-    market, window, min_observations, cap
+    market, window, min_observations, cap, lookback
         As in :func:`market_betas`.
 
     Returns
@@ -591,12 +632,17 @@ def rolling_market_betas(
     The rows for as-of date :math:`d` equal ``market_betas(returns.loc[:d])`` (same
     definitions, same statuses; numbers agree to rounding, ~1e-12 relative): the sample for
     :math:`d` is the last ``window`` pairs up to and including :math:`d`, so data after
-    :math:`d` never enters. The kernel compacts each symbol's pairs, takes cumulative sums of
+    :math:`d` never enters. With ``lookback`` :math:`L` they equal
+    ``market_betas(returns.loc[:d], lookback=L)``: rows before the last :math:`L` never enter
+    either, so the result for :math:`d` does not depend on how much older history the panel
+    holds. The kernel compacts each symbol's pairs, takes cumulative sums of
     the pair-mean-shifted moments :math:`x, y, x^2, y^2, xy` and differences them at pair counts
     :math:`c_d` and :math:`\\max(c_d - w, 0)`; it is vectorised over dates and symbols.
     """
     frame, values = require_returns_values(returns)
-    win, min_obs, cap_value = _validate_parameters(window, min_observations, cap)
+    win, min_obs, cap_value, lookback_rows = _validate_parameters(
+        window, min_observations, cap, lookback
+    )
     m_pos = _market_position(frame, market)
     index = frame.index
     if as_of_dates is None:
@@ -629,7 +675,8 @@ def rolling_market_betas(
     for first in range(0, n_symbols if n_dates else 0, width):
         cols = slice(first, min(first + width, n_symbols))
         state = _RollingState(values[:, cols], x)
-        part = _statistics(state.moments(rows, win, min_obs), win, min_obs, cap_value, table_dof)
+        moments = state.moments(rows, win, min_obs, lookback_rows)
+        part = _statistics(moments, win, min_obs, cap_value, table_dof)
         for name, _ in _OUT_DTYPES:
             out[name][:, cols] = part[name]
     columns: dict[str, Any] = {

@@ -69,7 +69,7 @@ HAR_STATUSES: Final[tuple[str, ...]] = (
     "missing_components",
     "degenerate",
 )
-CAP_REASONS: Final[tuple[str, ...]] = ("none", "non_positive", "above_max")
+CAP_REASONS: Final[tuple[str, ...]] = ("none", "non_positive", "above_max", "below_sample")
 TREND_LABELS: Final[tuple[str, ...]] = ("increasing", "decreasing", "stable")
 
 HAR_COLUMNS: Final[tuple[str, ...]] = (
@@ -456,7 +456,8 @@ class _HarArrays:
         ok = status == _OK
         raw = intercept + (slopes * comp).sum(axis=1)
         raw[~ok] = np.nan
-        vol, capped, reason = _cap_forecast(raw, ok, min_vol, max_vol)
+        sample_min = np.where(sample, y, np.inf).min(axis=0, initial=np.inf)
+        vol, capped, reason = _cap_forecast(raw, ok, min_vol, max_vol, comp[:, 2], sample_min)
         return {
             "forecast_variance": vol * vol / TRADING_DAYS_PER_YEAR,
             "forecast_vol": vol,
@@ -477,20 +478,34 @@ class _HarArrays:
 
 
 def _cap_forecast(
-    raw: FloatArray, ok: BoolArray, min_vol: float, max_vol: float
+    raw: FloatArray,
+    ok: BoolArray,
+    min_vol: float,
+    max_vol: float,
+    fallback: FloatArray,
+    sample_min: FloatArray,
 ) -> tuple[FloatArray, BoolArray, npt.NDArray[np.int8]]:
-    """Annualised vol from a daily variance, clipped into (0, max_vol] (floor ``min_vol``)."""
+    """Annualised vol from a daily variance, clipped into [min_vol, max_vol].
+
+    A ``raw`` variance that is non-positive, or below ``sample_min`` (the smallest target of the
+    fit sample), is replaced by ``fallback`` (the monthly component at the origin) before
+    clipping.
+    """
     with np.errstate(invalid="ignore"):
         non_positive = ok & (raw <= 0.0)
-        vol = np.sqrt(TRADING_DAYS_PER_YEAR * np.where(non_positive, 1.0, raw))
-        above = ok & ~non_positive & (vol > max_vol)
-    vol[non_positive] = min_vol
+        below = ok & ~non_positive & (raw < sample_min)
+        replaced = non_positive | below
+        variance = np.where(replaced, fallback, raw)
+        vol = np.sqrt(TRADING_DAYS_PER_YEAR * np.where(ok, variance, 1.0))
+        above = ok & ~replaced & (vol > max_vol)
+    vol[replaced] = np.clip(vol[replaced], min_vol, max_vol)
     vol[above] = max_vol
     vol[~ok] = np.nan
     reason = np.zeros(raw.shape, dtype=np.int8)
     reason[non_positive] = 1
     reason[above] = 2
-    return vol, non_positive | above, reason
+    reason[below] = 3
+    return vol, replaced | above, reason
 
 
 def _validate_har(
@@ -554,7 +569,7 @@ def har_forecast(
         Forecast origin, a date of ``returns.index`` (default: the last row). Rows after it
         are ignored.
     min_vol, max_vol
-        Annualised floor for non-positive forecasts (default 0.01) and cap (default 3.0).
+        Annualised floor (default 0.01) and cap (default 3.0) of the forecast.
 
     Returns
     -------
@@ -563,7 +578,8 @@ def har_forecast(
         ``forecast_variance`` (daily, after capping, ``forecast_vol**2/252``),
         ``forecast_vol`` (annualised, in (0, ``max_vol``]), ``forecast_variance_raw``
         (:math:`\\hat y`, may be <= 0), ``capped`` (bool), ``cap_reason`` (categorical
-        ``none`` | ``non_positive`` | ``above_max``), ``beta_0``..``beta_3`` (intercept,
+        ``none`` | ``non_positive`` | ``above_max`` | ``below_sample``), ``beta_0``..``beta_3``
+        (intercept,
         daily, weekly, monthly), ``r_squared`` (in-sample), ``observations`` (regression
         rows), ``rv_daily``/``rv_weekly``/``rv_monthly`` (components at the origin, daily
         variance) and ``status`` (categorical ``ok`` | ``insufficient_data`` (fewer than
@@ -588,11 +604,17 @@ def har_forecast(
     on the rows :math:`t` with every term defined and :math:`t + h \\le T` (origin
     :math:`T`), then :math:`\\hat y_T = \\hat\\beta_0 + \\hat\\beta_1 d_T + \\hat\\beta_2 w_T +
     \\hat\\beta_3 m_T` and ``forecast_vol`` :math:`= \\sqrt{252\\,\\hat y_T}`, clipped:
-    :math:`\\hat y_T \\le 0` gives ``min_vol`` and values above ``max_vol`` give ``max_vol``
-    (``capped`` and ``cap_reason`` say which). No look-ahead: nothing after the origin enters
-    the fit, the components or any scaling, so a forecast made at T does not change when data
-    after T changes. Solved per symbol by batched centred, correlation-scaled normal equations
-    (no per-symbol loop).
+    values above ``max_vol`` give ``max_vol``, and a prediction below every target of the fit
+    sample, :math:`\\hat y_T < \\min_t y_t` (``below_sample``), or :math:`\\hat y_T \\le 0`
+    (``non_positive``) — the linear model extrapolating beyond its data, typically right after
+    a volatility spike — is replaced by the monthly component :math:`m_T`, the origin's own
+    22-day level (an "insanity filter", as used in realized-volatility forecasting), kept
+    within [``min_vol``, ``max_vol``] (``capped`` and ``cap_reason`` say which;
+    ``forecast_variance_raw`` keeps :math:`\\hat y_T`). Keeping such a near-zero forecast (or
+    flooring it at ``min_vol``) would give a QLIKE loss that dwarfs every other forecast's.
+    No look-ahead: nothing after the origin enters the fit, the components or any scaling, so
+    a forecast made at T does not change when data after T changes. Solved
+    per symbol by batched centred, correlation-scaled normal equations (no per-symbol loop).
     """
     frame, values = require_returns_values(returns)
     h, min_obs, history, floor, ceiling = _validate_har(

@@ -15,6 +15,7 @@ REFRESH_BASKET_JOB = "refresh_basket"
 
 BASKET_PARTITIONS = "baskets"
 BASKET_CHANGES_SENSOR = "basket_changes"
+RISK_JOB = "risk_backfill"
 
 PRICES_UNIQUE_KEYS = "prices_unique_keys"
 PRICES_POSITIVE_CLOSES = "prices_positive_closes"
@@ -38,6 +39,17 @@ APPROVAL_TAG = "portfolio/approval"
 BASKET_WEIGHTS_SUM_TO_ONE = "basket_weights_sum_to_one"
 BASKET_COVERAGE_SUFFICIENT = "basket_coverage_sufficient"
 BASKET_ANALYTICS_FINITE = "basket_analytics_finite"
+MARKET_BETA_IS_ONE = "market_beta_is_one"
+BETAS_WITHIN_CAP = "betas_within_cap"
+BETAS_R_SQUARED_IN_UNIT_INTERVAL = "betas_r_squared_in_unit_interval"
+BETAS_HAVE_SUFFICIENT_DATA = "betas_have_sufficient_data"
+SECTOR_WEIGHTS_SUM_TO_ONE = "sector_weights_sum_to_one"
+UNCLASSIFIED_SHARE_WITHIN_LIMIT = "unclassified_share_within_limit"
+EFFECTIVE_POSITIONS_AT_MOST_POSITIONS = "effective_positions_at_most_positions"
+FORECASTS_WITHIN_BOUNDS = "forecasts_within_bounds"
+PERCENTILES_IN_UNIT_INTERVAL = "percentiles_in_unit_interval"
+PORTFOLIO_VOL_AT_MOST_WEIGHTED_VOLS = "portfolio_vol_at_most_weighted_vols"
+FORECASTS_HAVE_SUFFICIENT_DATA = "forecasts_have_sufficient_data"
 
 DEFAULT_MIN_COVERAGE = 0.95
 DEFAULT_MAX_STALE_WEEKDAYS = 3
@@ -48,5 +60,18 @@ DEFAULT_EXTREME_RETURN = 0.5
 DEFAULT_BASKET_WINDOW_DAYS = 1260
 BASKET_COVERAGE_WARN_BELOW = 0.8
 BASKET_COVERAGE_FAIL_BELOW = 0.5
+
+BETA_METHOD = "ols"
+DEFAULT_BENCHMARK = "SP500"
+DEFAULT_RISK_HISTORY_DAYS = 756
+SHORT_VOL_WINDOW = 21
+LONG_VOL_WINDOW = 63
+PERCENTILE_LOOKBACK = 252
+PORTFOLIO_KIND = "portfolio"
+SYMBOL_KIND = "symbol"
+MARKET_SELF_BETA_TOLERANCE = 1e-9
+SECTOR_SUM_TOLERANCE = 0.005
+MAX_UNCLASSIFIED_SHARE = 0.05
+DEMO_RISK_WINDOW = 63
 
 SIMULATED_NOTICE = "SIMULATED demo market: these numbers are not real market data"

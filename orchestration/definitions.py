@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets import baskets, market_data, trading
-from orchestration.jobs import TRADE_JOBS, daily_pipeline, refresh_basket
+from orchestration.assets import baskets, market_data, risk, trading
+from orchestration.jobs import (
+    TRADE_JOBS,
+    daily_pipeline,
+    market_data_backfill,
+    refresh_basket,
+    risk_backfill,
+)
 from orchestration.partitions import is_trading_days, trading_days
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
 from orchestration.resources.market_data import CsvMarketData, DemoMarketData, MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
 from orchestration.resources.positions import BrokerPositions, MarketDataPositions
+from orchestration.resources.risk import RiskModel
 from orchestration.resources.trading_policy import trading_policy
 from orchestration.schedules import daily_pipeline_schedule
 from orchestration.sensors import TRADE_SENSORS, basket_changes
@@ -34,10 +41,20 @@ def build_market_data(settings: Settings) -> MarketDataSource:
     )
 
 
+def build_risk_model(settings: Settings, panels: ReturnsPanels) -> RiskModel:
+    """The risk model the settings select (market proxy, ETF look-through)."""
+    return RiskModel(
+        panels=panels,
+        market_index=settings.market_index,
+        etf_look_through=settings.etf_look_through,
+    )
+
+
 def build_resources(settings: Settings) -> dict[str, object]:
     """Resources by key, built once from the settings."""
     database = Database(url=settings.database_url)
     market_data = build_market_data(settings)
+    panels = ReturnsPanels(database=database)
     broker_data = broker_connection(settings, readonly=True)
     positions = (
         BrokerPositions(broker=broker_data)
@@ -47,7 +64,8 @@ def build_resources(settings: Settings) -> dict[str, object]:
     return {
         "database": database,
         "market_data": market_data,
-        "panels": ReturnsPanels(database=database),
+        "panels": panels,
+        "risk_model": build_risk_model(settings, panels),
         "positions_source": positions,
         "broker": broker_connection(settings, readonly=False),
         "broker_data": broker_data,
@@ -56,7 +74,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 def _assets() -> list[dg.AssetsDefinition]:
-    return dg.load_assets_from_modules([market_data, trading])
+    return dg.load_assets_from_modules([market_data, risk, trading])
 
 
 def _basket_assets() -> list[dg.AssetsDefinition | dg.SourceAsset]:
@@ -76,7 +94,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     return dg.Definitions(
         assets=[*assets, *_basket_assets()],
-        jobs=[daily_pipeline, refresh_basket, *TRADE_JOBS],
+        jobs=[daily_pipeline, market_data_backfill, risk_backfill, refresh_basket, *TRADE_JOBS],
         schedules=[daily_pipeline_schedule],
         sensors=[basket_changes, *TRADE_SENSORS],
         resources=build_resources(settings),

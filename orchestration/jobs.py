@@ -229,3 +229,18 @@ refresh_basket = dg.define_asset_job(
     description="Observe the baskets, then materialize the return series and analytics of the "
     "run's basket partition(s) and rebuild the factor returns panel.",
 )
+
+
+market_data_backfill = dg.define_asset_job(
+    c.MARKET_DATA_JOB,
+    selection=dg.AssetSelection.groups(c.MARKET_DATA),
+    description="Market data only (instruments, prices, benchmark, holdings, returns): the "
+    "cheap way to load a long price history in one run.",
+)
+
+risk_backfill = dg.define_asset_job(
+    c.RISK_JOB,
+    selection=dg.AssetSelection.groups(c.RISK) | dg.AssetSelection.assets("portfolio_positions"),
+    description="The risk group (and the positions it weighs) over stored prices: recompute the "
+    "risk figures of a range of as-of dates without reloading market data.",
+)

@@ -141,7 +141,9 @@ def run_sensor_once(
     defs: dg.Definitions, instance: dg.DagsterInstance, sensor_name: str
 ) -> list[SensorLaunch]:
     """Evaluate a sensor once in this process as the daemon would (no daemon needed): apply
-    its dynamic-partition requests, then execute each run request in process on ``instance``.
+    its dynamic-partition requests, then execute each run request in process on ``instance``
+    (a persistent instance, as the daemon's: run requests for dynamic partitions are resolved
+    through its reference).
 
     Like the daemon, a request whose run key already produced a run of this sensor is not run
     again, so evaluating twice launches nothing new; the runs carry the sensor's name and run

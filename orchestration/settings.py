@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,8 @@ BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "n
 DEFAULT_START_DATE = dt.date(2022, 1, 3)
 DEFAULT_DEMO_SYMBOLS = 150
 DEFAULT_DEMO_SEED = 20240101
+DEFAULT_MARKET_INDEX = "SPY"
+SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,31}")
 
 
 class SettingsError(ValueError):
@@ -160,6 +163,13 @@ class Settings:
         market grows by a day every weekday.
     broker
         ``paper`` or ``ib`` (``PORTFOLIO_BROKER``).
+    market_index
+        Market proxy of the risk analytics (``PORTFOLIO_MARKET_INDEX``, default ``SPY``): betas
+        are regressions on its returns.
+    etf_look_through
+        Whether sector exposure looks through held ETFs to their holdings
+        (``PORTFOLIO_ETF_LOOK_THROUGH``: 1/true/yes or 0/false/no; default false, so an ETF is
+        its own ``ETF`` bucket).
     trading, paper, ib
         Execution limits, the paper broker and the Interactive Brokers connection.
     """
@@ -174,6 +184,8 @@ class Settings:
     demo_seed: int
     demo_end_date: dt.date | None
     broker: str
+    market_index: str = DEFAULT_MARKET_INDEX
+    etf_look_through: bool = False
     trading: TradingSettings = field(default_factory=TradingSettings)
     paper: PaperBrokerSettings = field(default_factory=PaperBrokerSettings)
     ib: IbSettings = field(default_factory=IbSettings)
@@ -365,6 +377,18 @@ def _date(env: Mapping[str, str], name: str, default: dt.date | None) -> dt.date
     return value
 
 
+def _symbol(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not SYMBOL_PATTERN.fullmatch(raw):
+        raise SettingsError(
+            f"{name}={raw!r} is not a symbol (upper-case letters, digits, '.' or '-', "
+            "as in prices.csv)"
+        )
+    return raw
+
+
 def _database_url(env: Mapping[str, str], home: Path) -> str:
     raw = env.get("PORTFOLIO_DATABASE_URL", "").strip()
     if not raw:
@@ -430,6 +454,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         demo_seed=_int(env, "PORTFOLIO_DEMO_SEED", DEFAULT_DEMO_SEED, 0),
         demo_end_date=_date(env, "PORTFOLIO_DEMO_END_DATE", None),
         broker=broker,
+        market_index=_symbol(env, "PORTFOLIO_MARKET_INDEX", DEFAULT_MARKET_INDEX),
+        etf_look_through=_bool(env, "PORTFOLIO_ETF_LOOK_THROUGH", False),
         trading=_trading(env, broker),
         paper=_paper(env),
         ib=_ib(env, broker),

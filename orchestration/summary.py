@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 
@@ -31,8 +32,59 @@ def market_data_summary(database: Database, as_of: dt.date) -> list[tuple[str, o
     ]
 
 
-def _figure(value: object, fmt: str) -> str:
-    return "n/a" if value is None or pd.isna(value) else format(float(value), fmt)
+def _fmt(value: object, spec: str) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return format(float(value), spec)
+
+
+def _symbols(value: object) -> str:
+    symbols = json.loads(value) if isinstance(value, str) else value
+    return ", ".join(symbols or [])
+
+
+def risk_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+    """The portfolio snapshot of ``as_of``: beta, volatility, forecast, concentration, sectors."""
+    frame = database.read_frame(
+        "SELECT * FROM portfolio_snapshots WHERE calc_date = :d", {"d": as_of}
+    )
+    if frame.empty:
+        return [("risk", f"no portfolio snapshot for {as_of}")]
+    row = frame.iloc[0]
+    return [
+        (
+            f"portfolio beta to {row['market_index']}",
+            f"{_fmt(row['market_beta_weighted'], '.2f')} weighted "
+            f"(R² {_fmt(row['market_beta_r_squared'], '.2f')}), "
+            f"{_fmt(row['market_beta_direct'], '.2f')} direct "
+            f"(R² {_fmt(row['market_beta_direct_r_squared'], '.2f')})",
+        ),
+        (
+            "realized vol 21d / 63d",
+            f"{_fmt(row['realized_volatility_21d'], '.1%')} / "
+            f"{_fmt(row['realized_volatility_63d'], '.1%')}",
+        ),
+        (
+            "expected vol next 21d (HAR)",
+            f"{_fmt(row['expected_volatility_21d'], '.1%')}, trend {row['volatility_trend']} "
+            f"(strength {_fmt(row['volatility_trend_strength'], '.2f')}), 21d vol percentile "
+            f"{_fmt(row['volatility_percentile'], '.2f')} of its last year (0 low, 1 high)",
+        ),
+        (
+            "concentration",
+            f"HHI {_fmt(row['hhi'], ',.0f')}, effective positions "
+            f"{_fmt(row['effective_positions'], '.1f')} of {row['positions']}",
+        ),
+        (
+            "top 3 holdings",
+            f"{_fmt(row['top3_weight'], '.1%')} ({_symbols(row['top3_symbols'])})",
+        ),
+        (
+            "largest over / underweight sector",
+            f"{row['largest_overweight_sector']} {_fmt(row['largest_overweight'], '+.1%')} / "
+            f"{row['largest_underweight_sector']} {_fmt(row['largest_underweight'], '+.1%')}",
+        ),
+    ]
 
 
 def baskets_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
@@ -51,11 +103,11 @@ def baskets_summary(database: Database, as_of: dt.date) -> list[tuple[str, objec
         pairs.append(
             (
                 f"basket {row.basket}",
-                f"total {_figure(row.total_return, '+.1%')}, "
-                f"vol {_figure(row.annualized_volatility, '.1%')}, "
-                f"Sharpe {_figure(row.sharpe, '.2f')}, "
-                f"max drawdown {_figure(row.max_drawdown, '.1%')}, "
-                f"corr. vs portfolio {_figure(row.portfolio_correlation, '.2f')} "
+                f"total {_fmt(row.total_return, '+.1%')}, "
+                f"vol {_fmt(row.annualized_volatility, '.1%')}, "
+                f"Sharpe {_fmt(row.sharpe, '.2f')}, "
+                f"max drawdown {_fmt(row.max_drawdown, '.1%')}, "
+                f"corr. vs portfolio {_fmt(row.portfolio_correlation, '.2f')} "
                 f"(through {str(row.end_date)[:10]})",
             )
         )
@@ -99,7 +151,7 @@ def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, objec
     return pairs
 
 
-SUMMARY_SECTIONS = (market_data_summary, baskets_summary, trading_summary)
+SUMMARY_SECTIONS = (market_data_summary, risk_summary, baskets_summary, trading_summary)
 
 
 def pipeline_summary(settings: Settings, as_of: dt.date) -> list[tuple[str, object]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -20,9 +21,8 @@ from tests.support import PG_CONNINFO, postgres_admin, postgres_skip_reason
 POSTGRES_SKIP_REASON = postgres_skip_reason()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database (dropped afterwards) as a SQLAlchemy URL."""
+@contextmanager
+def _fresh_postgres() -> Iterator[str]:
     if POSTGRES_SKIP_REASON:
         pytest.skip(POSTGRES_SKIP_REASON)
     name = f"pp_test_{uuid.uuid4().hex[:12]}"
@@ -36,6 +36,13 @@ def postgres_url() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards) as a SQLAlchemy URL."""
+    with _fresh_postgres() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The app database URL, once on SQLite and once on PostgreSQL."""
@@ -44,6 +51,20 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         dispose_engines()
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like ``database_url`` but shared by the tests of one module (an expensive setup, such as
+    a loaded price history, is built once per module and backend)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portfolio.db'}"
+        dispose_engines()
+    else:
+        with _fresh_postgres() as url:
+            yield url
 
 
 @pytest.fixture
@@ -56,6 +77,17 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def instance() -> Iterator[dg.DagsterInstance]:
-    """A temporary Dagster instance (SQLite in a temp dir)."""
+    """A temporary in-memory Dagster instance (runs, events and partition status live as long
+    as the test). In-memory because every partition materialization costs the on-disk SQLite
+    event log tens of milliseconds, and a backfill of the daily pipeline materializes nine
+    partitioned assets per day; tests of the persistent instance use DAGSTER_HOME instead."""
+    with dg.DagsterInstance.ephemeral() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def persistent_instance() -> Iterator[dg.DagsterInstance]:
+    """A temporary on-disk Dagster instance, for what needs an instance reference (sensor
+    evaluation with dynamic partitions, as the daemon does it)."""
     with dg.instance_for_test() as test_instance:
         yield test_instance

@@ -11,10 +11,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from orchestration.cli import baskets, pipeline, trading
+from orchestration.cli import baskets, pipeline, trading, volatility
 from orchestration.settings import SettingsError, configure_dagster_process, load_settings
 
-COMMAND_MODULES = (pipeline, baskets, trading)
+COMMAND_MODULES = (pipeline, baskets, trading, volatility)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -45,8 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="fresh state, migrate, backfill the simulated market, run the latest day",
-        description="Reset the embedded state, backfill the SIMULATED demo market in one run, "
-        "run the daily pipeline for the latest trading day and print a summary.",
+        description="Reset the embedded state, backfill the market data of the SIMULATED demo "
+        f"market in one run, the risk group over the last {c.DEMO_RISK_WINDOW} trading days in "
+        "a second, run the daily pipeline for the latest trading day and print a summary.",
     )
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
     demo.set_defaults(handler=demo_command)
@@ -55,15 +56,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "backfill",
         help="single-run backfill of daily prices and everything that depends on them",
     )
-    backfill.add_argument("start", type=_iso_date, help="first trading day (YYYY-MM-DD)")
-    backfill.add_argument("end", type=_iso_date, help="last trading day (YYYY-MM-DD)")
+    backfill.add_argument("start", type=iso_date, help="first trading day (YYYY-MM-DD)")
+    backfill.add_argument("end", type=iso_date, help="last trading day (YYYY-MM-DD)")
+    backfill.add_argument(
+        "--market-data-only",
+        action="store_true",
+        help="load prices, benchmark and holdings only (job market_data_backfill), e.g. a long "
+        "history for `portfolio evaluate-volatility`",
+    )
     backfill.add_argument("--json", action="store_true", help="print the result as JSON")
     backfill.set_defaults(handler=backfill_command)
 
     run = subparsers.add_parser("run", help="the daily pipeline for one trading day")
     run.add_argument(
         "--date",
-        type=_iso_date,
+        type=iso_date,
         default=None,
         help="trading day (default: the latest day with prices)",
     )
@@ -76,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upgrade.set_defaults(handler=db_upgrade_command)
 
 
-def _iso_date(text: str) -> dt.date:
+def iso_date(text: str) -> dt.date:
+    """An ``argparse`` type: a ``YYYY-MM-DD`` date, or a usage error naming the text."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -136,6 +144,7 @@ def _run(
     settings: Settings,
     label: str,
     *,
+    job: str = c.DAILY_PIPELINE_JOB,
     partition_key: str | None = None,
     partition_range: tuple[dt.date, dt.date] | None = None,
 ) -> dict[str, object]:
@@ -145,7 +154,7 @@ def _run(
     progress(f"→ {label}")
     result = execute_job(
         defs,
-        c.DAILY_PIPELINE_JOB,
+        job,
         instance,
         partition_key=partition_key,
         partition_range=partition_range,
@@ -196,7 +205,12 @@ def _demo_baskets(settings: Settings) -> list[dict[str, object]]:
 
 
 def demo_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Fresh state → migrate → backfill the demo history in one run → the latest day."""
+    """Fresh state → migrate → market data history in one run → the risk group over the last
+    weeks of it in a second run (so the UI plots a line) → the whole daily pipeline for the
+    latest day.
+
+    Every partition materialization costs the instance ~25 ms whatever the asset does, so the
+    risk group is backfilled over a short recent window only, not over the whole history."""
     if settings.market_data != "demo":
         raise ValueError(
             "portfolio demo runs the simulated demo market; unset PORTFOLIO_MARKET_DATA "
@@ -211,14 +225,26 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("the demo market has no history before its latest day")
     days = _partition_keys(settings, settings.start_date, latest)
     history_end = dt.date.fromisoformat(days[-2])
+    risk_days = days[-1 - c.DEMO_RISK_WINDOW : -1] or days[:-1]
+    risk_start = dt.date.fromisoformat(risk_days[0])
     runs = [
         _run(
             settings,
-            f"backfill {settings.start_date} … {history_end} ({len(days) - 1} trading days, "
+            f"market data {settings.start_date} … {history_end} ({len(days) - 1} trading days, "
             "one run)",
+            job=c.MARKET_DATA_JOB,
             partition_range=(settings.start_date, history_end),
         )
     ]
+    if runs[-1]["success"]:
+        runs.append(
+            _run(
+                settings,
+                f"risk group {risk_start} … {history_end} ({len(risk_days)} trading days, one run)",
+                job=c.RISK_JOB,
+                partition_range=(risk_start, history_end),
+            )
+        )
     if runs[-1]["success"]:
         runs.append(
             _run(settings, f"daily pipeline for {latest}", partition_key=latest.isoformat())
@@ -252,15 +278,18 @@ def _partition_keys(settings: Settings, start: dt.date, end: dt.date) -> list[st
 
 
 def backfill_command(args: argparse.Namespace, settings: Settings) -> int:
-    """One run over every trading day from START to END."""
+    """One run over every trading day from START to END: the daily pipeline, or only its
+    market data with ``--market-data-only``."""
     _require_trading_day(args.start, settings, "START")
     _require_trading_day(args.end, settings, "END")
     if args.end < args.start:
         raise ValueError(f"END {args.end} is before START {args.start}")
     count = len(_partition_keys(settings, args.start, args.end))
+    job = c.MARKET_DATA_JOB if args.market_data_only else c.DAILY_PIPELINE_JOB
     outcome = _run(
         settings,
-        f"backfill {args.start} … {args.end} ({count} trading days, one run)",
+        f"backfill {args.start} … {args.end} ({count} trading days, one run of {job})",
+        job=job,
         partition_range=(args.start, args.end),
     )
     if args.json:

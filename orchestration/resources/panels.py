@@ -57,15 +57,22 @@ class ReturnsPanels(dg.ConfigurableResource):
         return [pd.Timestamp(d).date() for d in frame["date"]]
 
     def window_start(self, end: dt.date, rows: int) -> dt.date | None:
-        """The first of the last ``rows`` price dates up to ``end`` (None when there are none)."""
+        """The first of the last ``rows`` price dates up to ``end`` (None when there are none).
+
+        Steps back one date at a time with index look-ups (a recursive query), instead of
+        collecting the distinct dates of every price row: milliseconds instead of seconds on
+        millions of rows."""
         frame = self.database.read_frame(
-            "SELECT date FROM (SELECT DISTINCT date FROM prices WHERE date <= :end) AS d "
-            "ORDER BY date DESC LIMIT :rows",
+            "WITH RECURSIVE back(day, n) AS ("
+            " SELECT (SELECT MAX(date) FROM prices WHERE date <= :end), 1"
+            " UNION ALL"
+            " SELECT (SELECT MAX(date) FROM prices WHERE date < back.day), n + 1 FROM back"
+            " WHERE back.day IS NOT NULL AND n < :rows"
+            ") SELECT MIN(day) AS first FROM back",
             {"end": end, "rows": rows},
         )
-        if frame.empty:
-            return None
-        return pd.Timestamp(frame["date"].min()).date()
+        first = frame["first"].iloc[0]
+        return None if first is None else pd.Timestamp(first).date()
 
     def prices(
         self, start: dt.date, end: dt.date, symbols: Sequence[str] | None = None

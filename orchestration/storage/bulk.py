@@ -260,3 +260,47 @@ def read_price_window(
         frame["adj_close"] = pd.to_numeric(frame["adj_close"]).astype(np.float64)
     frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
     return frame
+
+
+def _plain(value: object) -> object:
+    """A value SQLAlchemy binds as is: NaN, ±inf and NaT become None, numpy scalars Python."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def upsert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, object]],
+    keys: Sequence[str],
+) -> int:
+    """Insert ``rows`` into ``table``, or update them where a row with the same ``keys`` exists.
+
+    Only the columns the rows carry are written: on an existing row the other columns keep
+    their values (several writers can each own a group of columns of one row). Meant for a few
+    rows per call (one statement, executemany); every row must carry the same columns. Float
+    NaN and ±inf are stored as NULL. Returns the number of rows written.
+    """
+    if not rows:
+        return 0
+    columns = list(rows[0])
+    unknown = [name for name in columns if name not in table.columns]
+    if unknown:
+        raise ValueError(f"table {table.name} has no column(s): {', '.join(unknown)}")
+    missing = [name for name in keys if name not in columns]
+    if missing:
+        raise ValueError(f"rows for table {table.name} lack key column(s): {', '.join(missing)}")
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: statement.excluded[name] for name in columns if name not in keys},
+    )
+    values = [{name: _plain(row[name]) for name in columns} for row in rows]
+    connection.execute(statement, values)
+    return len(values)

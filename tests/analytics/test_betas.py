@@ -253,6 +253,47 @@ class TestRolling:
         assert result.empty
         assert list(result.columns) == ["date", "symbol", *BETA_COLUMNS]
 
+    @pytest.mark.parametrize(("lookback", "binds"), [(60, True), (120, True), (200, False)])
+    def test_lookback_equals_single_on_the_last_rows(
+        self, panel: pd.DataFrame, lookback: int, binds: bool
+    ) -> None:
+        rolling = rolling_market_betas(panel, lookback=lookback)
+        cut = 0
+        for date, rows in rolling.groupby("date", sort=True):
+            history = panel.loc[:date]
+            single = market_betas(history, lookback=lookback)
+            pd.testing.assert_frame_equal(
+                single, market_betas(history.iloc[-lookback:]), check_exact=True
+            )
+            rows = rows.set_index("symbol")
+            cut += int((rows["observations"] < market_betas(history)["observations"]).sum())
+            np.testing.assert_array_equal(rows["observations"], single["observations"])
+            np.testing.assert_array_equal(
+                rows["status"].astype(str).to_numpy(), single["status"].astype(str).to_numpy()
+            )
+            for name in (*STATS, "beta"):
+                np.testing.assert_allclose(
+                    rows[name].to_numpy(), single[name].to_numpy(), rtol=RTOL, atol=ATOL
+                )
+        # the 80-row gap of S02 leaves fewer than 90 pairs in 60 or 120 rows, never in 200
+        assert (cut > 0) == binds
+
+    def test_lookback_sample_matches_statsmodels(self, panel: pd.DataFrame) -> None:
+        # S02 has no return on rows 100..179: at row 200 the last 120 rows hold 40 of its pairs
+        date = panel.index[200]
+        row = rolling_market_betas(panel, as_of_dates=[date], lookback=120).set_index("symbol")
+        recent = panel.loc[:date].iloc[-120:]
+        expected = statsmodels_row(recent, "S02")
+        assert row.loc["S02", "observations"] == expected["observations"] < 90
+        for name in STATS:
+            np.testing.assert_allclose(row.loc["S02", name], expected[name], rtol=RTOL, atol=ATOL)
+
+    def test_lookback_ignores_older_history(self, panel: pd.DataFrame) -> None:
+        dates = panel.index[-20:]
+        full = rolling_market_betas(panel, as_of_dates=dates, lookback=100)
+        recent = rolling_market_betas(panel.iloc[-130:], as_of_dates=dates, lookback=100)
+        pd.testing.assert_frame_equal(full, recent, rtol=1e-10)
+
     def test_suspect_cells_are_recomputed_exactly(self) -> None:
         # a huge-variance past makes the later calm windows lose digits in cumulative sums
         frame, _ = make_panel(n_days=300, n_symbols=3, nan_fraction=0.0)
@@ -353,6 +394,8 @@ class TestErrors:
             ({"window": 20, "min_observations": 30}, r"min_observations \(30\) must be <= window"),
             ({"cap": 0.0}, "cap must be > 0"),
             ({"cap": float("nan")}, "cap must be finite"),
+            ({"lookback": 0}, "lookback must be >= 1"),
+            ({"lookback": 50.5}, "lookback must be an integer"),
         ],
     )
     def test_parameters(self, panel: pd.DataFrame, kwargs: dict, message: str) -> None:

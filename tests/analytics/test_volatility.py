@@ -253,24 +253,49 @@ class TestHarForecast:
         assert row["forecast_variance"] == pytest.approx(9.0 / 252)
         assert math.sqrt(252 * row["forecast_variance_raw"]) > 3.0
 
-    def test_non_positive_forecast_goes_to_the_floor(self) -> None:
+    def test_non_positive_forecast_falls_back_to_the_monthly_level(self) -> None:
         panel = garch_panel(n_days=300)
         panel.iloc[-22:, 0] = 0.5  # the crash enters only the last targets: wild coefficients
-        row = har_forecast(panel, min_vol=0.02).loc["G0"]
+        row = har_forecast(panel, min_vol=0.02, max_vol=10.0).loc["G0"]
         assert row["forecast_variance_raw"] <= 0.0
-        assert row["forecast_vol"] == 0.02
+        # the monthly component is the mean squared return of the last 22 days: 0.25
+        assert row["rv_monthly"] == pytest.approx(0.25)
+        assert row["forecast_vol"] == pytest.approx(math.sqrt(252 * 0.25))
         assert row["capped"]
         assert row["cap_reason"] == "non_positive"
         assert row["status"] == "ok"
+        # the fallback stays within the bounds
+        assert har_forecast(panel, min_vol=0.02).loc["G0", "forecast_vol"] == 3.0
 
     def test_cap_helper(self) -> None:
-        raw = np.array([-1e-5, 0.0, 1e-4, 1.0, np.nan])
-        ok = np.array([True, True, True, True, False])
-        vol, capped, reason = vol_module._cap_forecast(raw, ok, 0.01, 3.0)
-        np.testing.assert_allclose(vol[:4], [0.01, 0.01, math.sqrt(252e-4), 3.0])
-        assert np.isnan(vol[4])
-        assert capped.tolist() == [True, True, False, True, False]
-        assert reason.tolist() == [1, 1, 0, 2, 0]
+        raw = np.array([-1e-5, 0.0, -1.0, 1e-4, 1.0, 1e-6, np.nan])
+        ok = np.array([True, True, True, True, True, True, False])
+        fallback = np.array([1e-4, 1e-12, 1.0, 5.0, 5.0, 4e-4, 1e-4])
+        sample_min = np.array([1e-6, 1e-6, 1e-6, 1e-5, 1e-5, 2e-6, 1e-6])
+        vol, capped, reason = vol_module._cap_forecast(raw, ok, 0.01, 3.0, fallback, sample_min)
+        np.testing.assert_allclose(
+            vol[:6],
+            [math.sqrt(252e-4), 0.01, 3.0, math.sqrt(252e-4), 3.0, math.sqrt(252 * 4e-4)],
+        )
+        assert np.isnan(vol[6])
+        assert capped.tolist() == [True, True, True, False, True, True, False]
+        assert reason.tolist() == [1, 1, 1, 0, 2, 3, 0]
+
+    def test_too_short_for_any_regression_row(self) -> None:
+        result = har_forecast(garch_panel(n_days=30))
+        assert (result["status"] == "insufficient_data").all()
+        assert result["forecast_vol"].isna().all()
+
+    def test_forecasts_never_fall_below_the_fit_sample(self) -> None:
+        panel = garch_panel(n_days=400, n_symbols=6)
+        panel.iloc[-25:-22] *= 12.0  # a spike just before the origin drags the fit around
+        result = har_forecast(panel)
+        for symbol, row in result.iterrows():
+            lowest = har_design(panel[symbol] ** 2, 21).dropna()["target"].min()
+            if row["cap_reason"] in ("below_sample", "non_positive"):
+                assert row["forecast_variance"] == pytest.approx(row["rv_monthly"])
+            else:
+                assert row["forecast_variance_raw"] >= lowest
 
     def test_inputs_not_mutated(self) -> None:
         panel = garch_panel(n_days=300)

@@ -16,6 +16,13 @@ from orchestration.resources.database import Database
 from orchestration.runs import execute_job, run_sensor_once
 from tests.support import make_settings
 
+
+@pytest.fixture
+def instance(persistent_instance):
+    """Sensors are evaluated as the daemon does, which needs an on-disk instance."""
+    return persistent_instance
+
+
 START = dt.date(2024, 1, 1)
 END = dt.date(2024, 2, 29)
 SYMBOLS = 36

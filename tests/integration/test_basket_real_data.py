@@ -14,6 +14,13 @@ from orchestration.resources.database import Database
 from orchestration.runs import execute_job, run_sensor_once
 from tests.support import LEAN_DIR, make_settings, require_dir
 
+
+@pytest.fixture
+def instance(persistent_instance):
+    """Sensors are evaluated as the daemon does, which needs an on-disk instance."""
+    return persistent_instance
+
+
 pytestmark = pytest.mark.realdata
 
 START = dt.date(2021, 3, 1)

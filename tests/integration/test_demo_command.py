@@ -1,12 +1,13 @@
-"""`portfolio demo` end to end on a small simulated market: fresh state, one backfill run, the
-latest day, a summary; runs recorded on the persistent instance."""
+"""`portfolio demo` end to end on a small simulated market: fresh state, a market data run, a
+risk run over the last days, the latest day, a summary; runs recorded on the persistent
+instance."""
 
 import json
 
 import dagster as dg
 import pytest
 
-from orchestration import basket_store
+from orchestration import basket_store, constants
 from orchestration.cli import main
 from orchestration.resources.database import Database
 from orchestration.settings import load_settings
@@ -24,12 +25,16 @@ def demo_env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_demo_from_fresh_state_twice(demo_env, capsys):
+def test_demo_from_fresh_state_twice(demo_env, capsys, monkeypatch):
+    # a 10-day risk window keeps the test short; the demo's own is 63 trading days
+    monkeypatch.setattr(constants, "DEMO_RISK_WINDOW", 10)
     for _ in range(2):
         assert main(["demo", "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
-        assert report["success"] and len(report["runs"]) == 4
+        assert report["success"] and len(report["runs"]) == 5
         assert report["summary"]["market data"] == "demo"
+        assert "portfolio beta to SPY" in report["summary"]
+        assert "no portfolio snapshot" not in str(report["summary"])
         trade = report["trade"]
         assert trade["status"] == "completed"
         assert trade["filled_legs"] == trade["legs"] > 0
@@ -41,17 +46,24 @@ def test_demo_from_fresh_state_twice(demo_env, capsys):
     # the second demo started from a fresh instance
     assert sorted(r.job_name for r in runs) == [
         "daily_pipeline",
-        "daily_pipeline",
         "execute_basket_trade",
+        "market_data_backfill",
         "refresh_basket",
         "refresh_basket",
+        "risk_backfill",
     ]
-    [execution] = [r for r in runs if r.job_name == "execute_basket_trade"]
+    by_job = {r.job_name: r for r in runs}
+    history = by_job["market_data_backfill"].tags
+    assert history["dagster/asset_partition_range_start"] == "2024-01-01"
+    assert history["dagster/asset_partition_range_end"] == "2024-03-27"
+    # the risk group covers the last DEMO_RISK_WINDOW weekdays before the latest day
+    window = by_job["risk_backfill"].tags
+    assert window["dagster/asset_partition_range_start"] == "2024-03-14"
+    assert window["dagster/asset_partition_range_end"] == "2024-03-27"
+    assert by_job["daily_pipeline"].tags["dagster/partition"] == "2024-03-28"
+    execution = by_job["execute_basket_trade"]
     assert execution.tags["dagster/sensor_name"] == "trade_approval_sensor"
     assert execution.tags["dagster/run_key"].startswith("execute-group-1-approval-1")
-    tags = [r.tags for r in runs]
-    assert any(t.get("dagster/asset_partition_range_end") == "2024-03-27" for t in tags)
-    assert any(t.get("dagster/partition") == "2024-03-28" for t in tags)
     database = Database(url=settings.database_url)
     latest = database.read_frame("SELECT MAX(date) AS d FROM prices")["d"].iloc[0]
     assert str(latest)[:10] == "2024-03-28"

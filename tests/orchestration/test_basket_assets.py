@@ -19,6 +19,13 @@ from orchestration.resources.database import Database
 from orchestration.runs import execute_job, failure_summary, run_sensor_once
 from tests.support import make_settings
 
+
+@pytest.fixture
+def instance(persistent_instance):
+    """Sensors are evaluated as the daemon does, which needs an on-disk instance."""
+    return persistent_instance
+
+
 START = dt.date(2024, 3, 4)
 END = dt.date(2024, 3, 8)
 DATES = ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"]

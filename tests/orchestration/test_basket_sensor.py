@@ -34,6 +34,12 @@ def _prices(day: str) -> pd.DataFrame:
 
 
 @pytest.fixture
+def instance(persistent_instance):
+    """Sensors are evaluated as the daemon does, which needs an on-disk instance."""
+    return persistent_instance
+
+
+@pytest.fixture
 def setup(tmp_path, database_url):
     database = Database(url=database_url)
     instruments = pd.DataFrame(

@@ -16,6 +16,28 @@ MARKET_DATA_ASSETS = {
     "returns_panel",
 }
 BASKET_ASSETS = {"baskets", "basket_returns", "basket_analytics", "factor_returns_panel"}
+RISK_ASSETS = {
+    "position_betas",
+    "portfolio_beta",
+    "sector_exposure",
+    "concentration",
+    "portfolio_returns",
+    "volatility_forecasts",
+    "portfolio_snapshot",
+}
+RISK_CHECKS = {
+    ("position_betas", "market_beta_is_one", True),
+    ("position_betas", "betas_within_cap", True),
+    ("position_betas", "betas_r_squared_in_unit_interval", True),
+    ("position_betas", "betas_have_sufficient_data", False),
+    ("sector_exposure", "sector_weights_sum_to_one", True),
+    ("sector_exposure", "unclassified_share_within_limit", False),
+    ("concentration", "effective_positions_at_most_positions", True),
+    ("volatility_forecasts", "forecasts_within_bounds", True),
+    ("volatility_forecasts", "percentiles_in_unit_interval", True),
+    ("volatility_forecasts", "portfolio_vol_at_most_weighted_vols", True),
+    ("volatility_forecasts", "forecasts_have_sufficient_data", False),
+}
 
 
 def test_definitions_load_and_validate(tmp_path):
@@ -26,7 +48,7 @@ def test_definitions_load_and_validate(tmp_path):
 def test_asset_keys_are_the_contract(tmp_path):
     defs = build_definitions(make_settings(tmp_path))
     keys = {key.to_user_string() for key in defs.resolve_all_asset_keys()}
-    assert keys >= MARKET_DATA_ASSETS | BASKET_ASSETS | {
+    assert keys >= MARKET_DATA_ASSETS | RISK_ASSETS | BASKET_ASSETS | {
         "portfolio_positions",
         "broker_reconciliation",
     }
@@ -35,6 +57,7 @@ def test_asset_keys_are_the_contract(tmp_path):
         for key, spec in ((s.key, s) for s in defs.resolve_all_asset_specs())
     }
     assert {groups[k] for k in MARKET_DATA_ASSETS} == {"market_data"}
+    assert {k for k, group in groups.items() if group == "risk"} == RISK_ASSETS
     assert groups["portfolio_positions"] == "trading"
     assert groups["broker_reconciliation"] == "trading"
     assert {groups[k] for k in BASKET_ASSETS} == {"baskets"}
@@ -59,6 +82,20 @@ def test_basket_partitions_job_and_sensor(tmp_path):
         "basket_coverage_sufficient",
         "basket_analytics_finite",
     }
+    for name in RISK_ASSETS:
+        assets_def = defs.resolve_assets_def(name)
+        assert is_trading_days(assets_def.partitions_def), name
+        assert assets_def.backfill_policy == dg.BackfillPolicy.single_run(), name
+
+
+def test_risk_checks_are_the_contract(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    specs = {
+        (spec.asset_key.to_user_string(), spec.name, spec.blocking)
+        for name in RISK_ASSETS
+        for spec in defs.resolve_assets_def(name).check_specs
+    }
+    assert specs == RISK_CHECKS
 
 
 def test_trading_days_start_at_the_configured_date(tmp_path):
@@ -76,7 +113,13 @@ def test_daily_pipeline_job_and_schedule(tmp_path):
     defs = build_definitions(make_settings(tmp_path))
     job = defs.resolve_job_def("daily_pipeline")
     selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert selected >= MARKET_DATA_ASSETS | {"portfolio_positions"}
+    assert selected >= MARKET_DATA_ASSETS | RISK_ASSETS | {"portfolio_positions"}
+    for name, expected in (
+        ("market_data_backfill", MARKET_DATA_ASSETS),
+        ("risk_backfill", RISK_ASSETS | {"portfolio_positions"}),
+    ):
+        job = defs.resolve_job_def(name)
+        assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == expected
     schedule = defs.resolve_schedule_def("daily_pipeline_after_close")
     assert schedule.cron_schedule == "30 18 * * 1-5"
     assert schedule.execution_timezone == "America/New_York"

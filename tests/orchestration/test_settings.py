@@ -16,6 +16,8 @@ def test_defaults_put_everything_in_the_state_folder(tmp_path):
     assert settings.is_simulated
     assert settings.broker == "paper"
     assert settings.start_date.weekday() < 5
+    assert settings.market_index == "SPY"
+    assert not settings.etf_look_through
 
 
 def test_dagster_home_from_environment(tmp_path):
@@ -40,6 +42,11 @@ def test_dagster_home_from_environment(tmp_path):
         (
             {"PORTFOLIO_DATABASE_URL": "postgresql+psycopg://u:secret@h/db"},
             "must not contain a password",
+        ),
+        ({"PORTFOLIO_MARKET_INDEX": "spy"}, r"PORTFOLIO_MARKET_INDEX='spy' is not a symbol"),
+        (
+            {"PORTFOLIO_ETF_LOOK_THROUGH": "maybe"},
+            r"PORTFOLIO_ETF_LOOK_THROUGH='maybe'.*accepted values: 1, true, yes, 0, false, no",
         ),
     ],
 )
@@ -154,3 +161,15 @@ def test_trading_paper_and_ib_from_environment(tmp_path):
 def test_invalid_trading_settings_name_the_variable(tmp_path, env, match):
     with pytest.raises(SettingsError, match=match):
         load_settings({"PORTFOLIO_HOME": str(tmp_path), **env})
+
+
+def test_risk_settings(tmp_path):
+    settings = load_settings(
+        {
+            "PORTFOLIO_HOME": str(tmp_path),
+            "PORTFOLIO_MARKET_INDEX": "QQQ",
+            "PORTFOLIO_ETF_LOOK_THROUGH": "Yes",
+        }
+    )
+    assert settings.market_index == "QQQ"
+    assert settings.etf_look_through

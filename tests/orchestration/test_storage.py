@@ -1,6 +1,7 @@
 """App database on SQLite and PostgreSQL: migrations, exact bulk round trips, atomic replaces."""
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from orchestration.clock import naive_utc
 from orchestration.resources.database import Database
 from orchestration.storage import bulk, migrate
 from orchestration.storage.engine import get_engine
-from orchestration.storage.models import Base, Instrument, Price
+from orchestration.storage.models import Base, Instrument, PortfolioSnapshot, Price
 
 EXPECTED_TABLES = {
     "baskets",
@@ -35,6 +36,9 @@ EXPECTED_TABLES = {
     "paper_positions",
     "paper_orders",
     "paper_fills",
+    "position_market_betas",
+    "position_volatility",
+    "portfolio_snapshots",
 }
 
 
@@ -159,3 +163,40 @@ def test_text_columns_with_missing_values_round_trip(database_url):
     assert back["market_cap"].isna().tolist() == [False, True, False]
     assert back["source"].tolist() == ["t"] * 3
     assert {naive_utc(v) for v in back["updated_at"]} == {dt.datetime(2026, 11, 20, 12, 0)}
+
+
+def test_upsert_rows_writes_only_the_columns_it_is_given(database_url):
+    database = Database(url=database_url)
+    table = PortfolioSnapshot.__table__
+    day, other = dt.date(2024, 3, 1), dt.date(2024, 3, 4)
+    stamp = dt.datetime(2024, 3, 1, 22, 0)
+    with database.transaction() as connection:
+        written = bulk.upsert_rows(
+            connection,
+            table,
+            [
+                {"calc_date": day, "hhi": 2500.0, "top3_symbols": ["A", "B"], "updated_at": stamp},
+                {"calc_date": other, "hhi": np.nan, "top3_symbols": None, "updated_at": stamp},
+            ],
+            keys=["calc_date"],
+        )
+    assert written == 2
+    with database.transaction() as connection:
+        bulk.upsert_rows(
+            connection,
+            table,
+            [{"calc_date": day, "market_beta_weighted": np.float64(1.25), "updated_at": stamp}],
+            keys=["calc_date"],
+        )
+    rows = database.read_frame(
+        "SELECT calc_date, hhi, top3_symbols, market_beta_weighted FROM portfolio_snapshots "
+        "ORDER BY calc_date"
+    )
+    assert len(rows) == 2
+    first = rows.iloc[0]
+    assert first["hhi"] == 2500.0 and first["market_beta_weighted"] == 1.25
+    top3 = first["top3_symbols"]
+    assert (json.loads(top3) if isinstance(top3, str) else top3) == ["A", "B"]
+    assert rows.iloc[1]["hhi"] is None or np.isnan(rows.iloc[1]["hhi"])
+    with database.transaction() as connection, pytest.raises(ValueError, match="no column"):
+        bulk.upsert_rows(connection, table, [{"calc_date": day, "nope": 1}], keys=["calc_date"])

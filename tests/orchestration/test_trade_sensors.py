@@ -18,6 +18,12 @@ from tests.trading_support import make_basket, paper_broker, seed_market, tradin
 
 
 @pytest.fixture
+def instance(persistent_instance):
+    """Sensors are evaluated as the daemon does, which needs an on-disk instance."""
+    return persistent_instance
+
+
+@pytest.fixture
 def setup(tmp_path, database_url):
     database = seed_market(database_url)
     make_basket(database)

@@ -9,6 +9,11 @@ from orchestration.storage.models.market import (
     PortfolioPosition,
     Price,
 )
+from orchestration.storage.models.risk import (
+    PortfolioSnapshot,
+    PositionMarketBeta,
+    PositionVolatility,
+)
 from orchestration.storage.models.trading import (
     BasketTradeGroup,
     BrokerFill,
@@ -42,8 +47,11 @@ __all__ = [
     "PaperOrder",
     "PaperPosition",
     "PortfolioPosition",
+    "PortfolioSnapshot",
     "PositionBaseline",
     "PositionBaselineRow",
+    "PositionMarketBeta",
+    "PositionVolatility",
     "Price",
     "TradeApproval",
     "TradePreview",
