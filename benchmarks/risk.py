@@ -56,6 +56,7 @@ from orchestration.storage.models import (
 START = dt.date(2020, 1, 2)
 GROUP_TARGET = 10.0
 DEFAULT_POSTGRES = "host=127.0.0.1 port=5432 user=postgres"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def end_date(days: int) -> dt.date:
@@ -156,6 +157,7 @@ def run_backend(
         with dg.DagsterInstance.ephemeral() as instance:
             t0 = time.perf_counter()
             result = job.execute_in_process(
+                run_config=QUIET,
                 instance=instance,
                 partition_key=last.isoformat(),
                 asset_selection=group,

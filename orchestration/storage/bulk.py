@@ -218,8 +218,10 @@ def read_price_window(
     """``date, symbol, close, adj_close`` of every price with ``start <= date <= end`` (of
     ``symbols`` only, when given).
 
-    The hot read path of every panel: raw driver cursor on SQLite, ``COPY … TO STDOUT`` on
-    PostgreSQL; ``date`` is returned as datetime64.
+    The hot read path of every panel: raw driver cursor read in chunks on SQLite, ``COPY … TO
+    STDOUT`` on PostgreSQL; ``date`` is returned as datetime64. Symbols are held as categories
+    while reading, so a multi-million-row window costs a few bytes per row, not a Python string
+    per row.
     """
     columns = ["date", "symbol", "close", "adj_close"]
     names = list(symbols) if symbols is not None else None
@@ -242,8 +244,9 @@ def read_price_window(
             names=columns,
             na_values=["\\N"],
             keep_default_na=False,
-            dtype={"symbol": str, "close": np.float64, "adj_close": np.float64},
+            dtype={"symbol": "category", "close": np.float64, "adj_close": np.float64},
         )
+        frame["symbol"] = frame["symbol"].astype(object)
     else:
         cursor = connection.connection.driver_connection.cursor()
         sql = "SELECT date, symbol, close, adj_close FROM prices WHERE date >= ? AND date <= ?"
@@ -252,14 +255,28 @@ def read_price_window(
             sql += f" AND symbol IN ({', '.join('?' for _ in names)})"
             params += names
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        parts = []
+        while rows := cursor.fetchmany(CHUNK_ROWS):
+            parts.append(_compact(pd.DataFrame.from_records(rows, columns=columns)))
         cursor.close()
-        data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
-        frame = pd.DataFrame(dict(zip(columns, data, strict=True)), columns=columns)
-        frame["close"] = frame["close"].astype(np.float64)
-        frame["adj_close"] = pd.to_numeric(frame["adj_close"]).astype(np.float64)
+        if not parts:
+            parts.append(_compact(pd.DataFrame({name: [] for name in columns})))
+        frame = pd.concat(parts, ignore_index=True)
+        frame["symbol"] = frame["symbol"].astype(object)
+        return frame
     frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d")
     return frame
+
+
+def _compact(part: pd.DataFrame) -> pd.DataFrame:
+    """A chunk of price rows with typed columns: ``date`` datetime64, ``symbol`` categorical
+    (one string object per symbol instead of one per row, which is what bounds the memory of a
+    multi-million-row read), prices float64 (NULL → NaN)."""
+    part["date"] = pd.to_datetime(part["date"], format="%Y-%m-%d")
+    part["symbol"] = part["symbol"].astype("category")
+    for name in ("close", "adj_close"):
+        part[name] = pd.to_numeric(part[name]).astype(np.float64)
+    return part
 
 
 def _plain(value: object) -> object:

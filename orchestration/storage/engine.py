@@ -21,7 +21,6 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # bulk loads of millions of price rows: keep the B-tree in memory while it grows
     cursor.execute("PRAGMA cache_size=-262144")
-    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 
