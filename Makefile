@@ -30,6 +30,7 @@ demo: install instance
 ## make test: lint, then the whole test suite.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 
 ## make dev: the Dagster UI (webserver + daemon) on the same state the demo wrote.

@@ -31,12 +31,13 @@ from sqlalchemy import insert
 
 from analytics_lib.baskets import basket_returns
 from benchmarks.basket_kernels import make_inputs, peak_rss_mb
-from orchestration import basket_series, basket_store
+from orchestration.cli.runs import apply_dynamic_partitions_requests
 from orchestration.clock import utc_now
 from orchestration.definitions import build_definitions
+from orchestration.defs.baskets import series as basket_series
+from orchestration.defs.baskets import store as basket_store
 from orchestration.resources.database import Database
 from orchestration.resources.panels import ReturnsPanels
-from orchestration.runs import apply_dynamic_partitions_requests
 from orchestration.settings import load_settings
 from orchestration.storage.bulk import insert_frame
 from orchestration.storage.models import Basket, Instrument, Price

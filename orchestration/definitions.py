@@ -1,21 +1,19 @@
-"""The code location: ``dagster dev -m orchestration.definitions`` loads ``defs``.
+"""The code location: ``dagster dev -m orchestration.definitions`` (or ``dg dev``) loads ``defs``.
 
+The domains' assets, checks, jobs, schedules and sensors are found by loading the
+``orchestration/defs`` folder (:func:`dagster.load_from_defs_folder`); this module applies the
+policy that crosses domains once: the ``trading_days`` partitions from the settings' start date,
+source-code references, the resources built from the settings and the in-process executor.
 Settings are read when Dagster loads the definitions (never at import), so tests can build
 definitions for any settings with :func:`build_definitions`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 
-from orchestration.assets import baskets, market_data, risk, trading
-from orchestration.jobs import (
-    TRADE_JOBS,
-    daily_pipeline,
-    market_data_backfill,
-    refresh_basket,
-    risk_backfill,
-)
 from orchestration.partitions import is_trading_days, trading_days
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
@@ -24,8 +22,6 @@ from orchestration.resources.panels import ReturnsPanels
 from orchestration.resources.positions import BrokerPositions, MarketDataPositions
 from orchestration.resources.risk import RiskModel
 from orchestration.resources.trading_policy import trading_policy
-from orchestration.schedules import daily_pipeline_schedule
-from orchestration.sensors import TRADE_SENSORS, basket_changes
 from orchestration.settings import Settings, load_settings
 
 
@@ -73,32 +69,38 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
-def _assets() -> list[dg.AssetsDefinition]:
-    return dg.load_assets_from_modules([market_data, risk, trading])
-
-
-def _basket_assets() -> list[dg.AssetsDefinition | dg.SourceAsset]:
-    return dg.load_assets_from_modules([baskets])
-
-
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """All assets, checks, jobs, schedules, sensors and resources for ``settings``."""
-    partitions = trading_days(settings.start_date)
-    assets = dg.map_asset_specs(
+def _on_trading_days(
+    asset: dg.AssetsDefinition | dg.SourceAsset, partitions: dg.PartitionsDefinition
+) -> dg.AssetsDefinition | dg.SourceAsset:
+    """``asset`` with its ``trading_days`` partitions starting at the settings' start date."""
+    if not isinstance(asset, dg.AssetsDefinition):
+        return asset
+    return dg.map_asset_specs(
         lambda spec: (
             spec.replace_attributes(partitions_def=partitions)
             if is_trading_days(spec.partitions_def)
             else spec
         ),
-        _assets(),
-    )
-    return dg.Definitions(
-        assets=[*assets, *_basket_assets()],
-        jobs=[daily_pipeline, market_data_backfill, risk_backfill, refresh_basket, *TRADE_JOBS],
-        schedules=[daily_pipeline_schedule],
-        sensors=[basket_changes, *TRADE_SENSORS],
-        resources=build_resources(settings),
-        executor=dg.in_process_executor,
+        [asset],
+    )[0]
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All assets, checks, jobs, schedules, sensors and resources for ``settings``."""
+    partitions = trading_days(settings.start_date)
+    domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    # A domain imports the upstream assets it names in ``deps``, so the loader meets them twice.
+    unique = {id(asset): asset for asset in domains.assets or []}.values()
+    assets = [_on_trading_days(asset, partitions) for asset in unique]
+    return dg.Definitions.merge(
+        dg.Definitions(
+            assets=dg.with_source_code_references(assets),
+            asset_checks=domains.asset_checks,
+            jobs=domains.jobs,
+            schedules=domains.schedules,
+            sensors=domains.sensors,
+        ),
+        dg.Definitions(resources=build_resources(settings), executor=dg.in_process_executor),
     )
 
 

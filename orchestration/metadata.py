@@ -18,6 +18,13 @@ def markdown(frame: pd.DataFrame | pd.Series, *, floatfmt: str = ".4g") -> dg.Me
     return dg.MetadataValue.md(frame.to_markdown(index=False, floatfmt=floatfmt))
 
 
+def table_text(frame: pd.DataFrame) -> str:
+    """A markdown table of every column as it is (``_none_`` for an empty frame)."""
+    if frame.empty:
+        return "_none_"
+    return frame.to_markdown(index=False)
+
+
 def source_metadata(source: MarketDataSource) -> dict[str, object]:
     """Where the data came from; the demo market says plainly that it is simulated."""
     meta: dict[str, object] = {"source": source.label, "simulated": source.simulated}

@@ -2,8 +2,8 @@
 
 import argparse
 
-from orchestration import basket_store
 from orchestration.cli.output import print_json, print_pairs, print_table
+from orchestration.defs.baskets import store as basket_store
 from orchestration.resources.database import Database
 from orchestration.settings import Settings
 

@@ -14,23 +14,23 @@ from pathlib import Path
 import dagster as dg
 from sqlalchemy.engine import make_url
 
-from orchestration import basket_store
 from orchestration import constants as c
 from orchestration.cli import trading
 from orchestration.cli.output import print_json, print_pairs, progress
-from orchestration.definitions import build_definitions, build_market_data
-from orchestration.resources.database import Database
-from orchestration.runs import (
+from orchestration.cli.runs import (
     execute_job,
     failure_summary,
     instance_for,
     reset_instance_storage,
     run_sensor_once,
 )
+from orchestration.cli.summary import pipeline_summary
+from orchestration.definitions import build_definitions, build_market_data
+from orchestration.defs.baskets import store as basket_store
+from orchestration.resources.database import Database
 from orchestration.settings import Settings
 from orchestration.storage import migrate
 from orchestration.storage.engine import dispose_engines, get_engine
-from orchestration.summary import pipeline_summary
 
 UI_HINT = "Open the Dagster UI on the same state with `make dev`, then http://127.0.0.1:3000"
 DEMO_EQUAL_BASKET = "Demo largest five"

@@ -18,11 +18,18 @@ from collections.abc import Callable
 import dagster as dg
 import pandas as pd
 
-from orchestration import basket_store
 from orchestration import constants as c
 from orchestration.cli.output import print_json, print_pairs, print_table, progress
+from orchestration.cli.runs import (
+    execute_job,
+    failure_summary,
+    instance_for,
+    release_dead_execution_runs,
+    run_sensor_once,
+)
 from orchestration.clock import utc_now
 from orchestration.definitions import build_definitions
+from orchestration.defs.baskets import store as basket_store
 from orchestration.execution.approve import approve_basket_trade
 from orchestration.execution.cancel import cancel_basket_trade
 from orchestration.execution.execute import ExecutionReport, execute_basket_trade
@@ -37,13 +44,6 @@ from orchestration.execution.records import GROUPS, GroupStatus, TradeGroup, rea
 from orchestration.resources.broker import BrokerError
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
-from orchestration.runs import (
-    execute_job,
-    failure_summary,
-    instance_for,
-    release_dead_execution_runs,
-    run_sensor_once,
-)
 from orchestration.settings import Settings
 
 BROKER_ERROR_EXIT = 3

@@ -18,8 +18,8 @@ from sqlalchemy import insert
 
 from analytics_lib.execution import leg_cost
 from analytics_lib.trade_plan import TRADE_ACTIONS, basket_trade_legs
-from orchestration import basket_store
 from orchestration.clock import utc_now
+from orchestration.defs.baskets import store as basket_store
 from orchestration.execution.records import (
     GROUPS,
     LEGS,

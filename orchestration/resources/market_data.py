@@ -16,8 +16,8 @@ import dagster as dg
 import pandas as pd
 
 from analytics_lib.simulation import DemoMarket, simulate_market
-from orchestration import market_csv
 from orchestration.clock import last_weekday
+from orchestration.defs.market_data import csv_source as market_csv
 
 PRICE_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"]
 INSTRUMENT_COLUMNS = [

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from analytics_lib.simulation import simulate_market
-from orchestration import basket_store
+from orchestration.cli.runs import execute_job, run_sensor_once
 from orchestration.definitions import build_definitions
+from orchestration.defs.baskets import store as basket_store
 from orchestration.resources.database import Database
-from orchestration.runs import execute_job, run_sensor_once
 from tests.support import make_settings
 
 

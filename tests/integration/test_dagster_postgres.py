@@ -7,8 +7,8 @@ import dagster as dg
 import yaml
 from sqlalchemy import create_engine, text
 
+from orchestration.cli.runs import execute_job
 from orchestration.definitions import build_definitions
-from orchestration.runs import execute_job
 from tests.support import make_settings
 
 INSTANCE_YAML = (

@@ -7,8 +7,9 @@ import json
 import dagster as dg
 import pytest
 
-from orchestration import basket_store, constants
+from orchestration import constants
 from orchestration.cli import main
+from orchestration.defs.baskets import store as basket_store
 from orchestration.resources.database import Database
 from orchestration.settings import load_settings
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from analytics_lib.simulation import simulate_market
-from orchestration import checks
+from orchestration.cli.runs import execute_job
 from orchestration.definitions import build_definitions
+from orchestration.defs.market_data import checks
 from orchestration.resources.database import Database
-from orchestration.runs import execute_job
 from tests.support import make_settings
 
 START = dt.date(2024, 1, 1)

@@ -19,9 +19,9 @@ import statsmodels.api as sm
 
 from analytics_lib.simulation import simulate_market
 from orchestration.cli import main
+from orchestration.cli.runs import execute_job
 from orchestration.definitions import build_definitions
 from orchestration.resources.database import Database
-from orchestration.runs import execute_job
 from orchestration.settings import Settings
 from tests.support import make_settings
 

@@ -42,3 +42,37 @@ def test_only_settings_reads_the_environment():
         if "os.environ" in path.read_text() or "os.getenv" in path.read_text()
     ]
     assert readers == ["orchestration/settings.py"]
+
+
+def _domain_of(path: Path) -> str | None:
+    parts = path.relative_to(ROOT).parts
+    if parts[:2] == ("orchestration", "defs") and len(parts) > 3:
+        return parts[2]
+    return None
+
+
+def test_no_file_outside_a_domain_imports_its_private_helpers():
+    offenders = []
+    for package in ("orchestration", "tests", "benchmarks"):
+        for path in (ROOT / package).rglob("*.py"):
+            home = _domain_of(path)
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not (isinstance(node, ast.ImportFrom) and node.module):
+                    continue
+                parts = node.module.split(".")
+                if parts[:2] != ["orchestration", "defs"] or len(parts) < 3 or parts[2] == home:
+                    continue
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                if private or any(part.startswith("_") for part in parts[3:]):
+                    offenders.append(f"{path.relative_to(ROOT)}: {node.module} {private}")
+    assert offenders == []
+
+
+def test_every_domain_folder_says_what_it_owns():
+    domains = [
+        p for p in (ROOT / "orchestration" / "defs").iterdir() if (p / "__init__.py").exists()
+    ]
+    assert len(domains) >= 4
+    for domain in domains:
+        docstring = ast.get_docstring(ast.parse((domain / "__init__.py").read_text()))
+        assert docstring, f"{domain.name}/__init__.py has no docstring"

@@ -1,0 +1,298 @@
+"""Asset checks of the risk group, one function per property.
+
+Each function computes an :class:`dagster.AssetCheckResult` from data; the assets call them and
+return the results with their materialization (``check_specs``), so a blocking check stops the
+downstream steps of the same run.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from orchestration import constants as c
+from orchestration.metadata import table_text as _md
+
+
+def _dates_md(frame: pd.DataFrame, limit: int = 10) -> dg.MetadataValue:
+    return dg.MetadataValue.md(_md(frame.head(limit)))
+
+
+def market_beta_is_one(
+    betas: pd.DataFrame, market: str, calc_dates: list[pd.Timestamp], tolerance: float
+) -> dg.AssetCheckResult:
+    """Wherever the market proxy's beta to itself is estimated, it is 1 and its R² is 1
+    (± tolerance).
+
+    ``betas`` is the long frame the ``position_betas`` asset stores (``calc_date, symbol, beta,
+    r_squared, status``). Dates where the market itself has too little history for a beta
+    (the start of the price history) have nothing to check; they are counted in the metadata
+    and reported by the insufficient-data warning.
+    """
+    rows = betas.loc[betas["symbol"] == market].set_index("calc_date")
+    rows = rows.reindex(pd.DatetimeIndex(calc_dates, name="calc_date"))
+    estimated = rows.loc[rows["status"] == "ok"]
+    beta_error = (estimated["beta"] - 1.0).abs()
+    r2_error = (estimated["r_squared"] - 1.0).abs()
+    good = (beta_error <= tolerance) & (r2_error <= tolerance)
+    bad = estimated.loc[~good, ["status", "beta", "r_squared"]]
+    return dg.AssetCheckResult(
+        check_name=c.MARKET_BETA_IS_ONE,
+        passed=bad.empty,
+        metadata={
+            "market_index": market,
+            "dates_checked": len(estimated),
+            "dates_without_market_beta": len(rows) - len(estimated),
+            "dates_failed": len(bad),
+            "max_abs_beta_error": float(beta_error.max()) if len(beta_error) else 0.0,
+            "max_abs_r_squared_error": float(r2_error.max()) if len(r2_error) else 0.0,
+            "tolerance": tolerance,
+            "failures": _dates_md(bad.reset_index()),
+        },
+    )
+
+
+def betas_within_cap(betas: pd.DataFrame, cap: float) -> dg.AssetCheckResult:
+    """Every ``ok`` beta is finite and within ±cap; a capped beta sits exactly on the cap and
+    keeps its raw OLS value beyond it."""
+    ok = betas.loc[betas["status"] == "ok"]
+    beta = ok["beta"].astype(np.float64)
+    raw = ok["beta_raw"].astype(np.float64)
+    capped = ok["capped"].astype(bool)
+    bad = (
+        ~np.isfinite(beta)
+        | (beta.abs() > cap)
+        | (capped & ((beta.abs() != cap) | (raw.abs() <= cap)))
+        | (~capped & (beta != raw))
+    )
+    offenders = ok.loc[bad, ["calc_date", "symbol", "beta", "beta_raw", "capped"]]
+    return dg.AssetCheckResult(
+        check_name=c.BETAS_WITHIN_CAP,
+        passed=offenders.empty,
+        metadata={
+            "cap": cap,
+            "betas_checked": len(ok),
+            "capped_betas": int(capped.sum()),
+            "violations": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def betas_r_squared_in_unit_interval(betas: pd.DataFrame) -> dg.AssetCheckResult:
+    """Every ``ok`` beta has an R² in [0, 1]."""
+    ok = betas.loc[betas["status"] == "ok"]
+    r2 = ok["r_squared"].astype(np.float64)
+    offenders = ok.loc[~((r2 >= 0.0) & (r2 <= 1.0)), ["calc_date", "symbol", "r_squared"]]
+    return dg.AssetCheckResult(
+        check_name=c.BETAS_R_SQUARED_IN_UNIT_INTERVAL,
+        passed=offenders.empty,
+        metadata={
+            "betas_checked": len(ok),
+            "violations": len(offenders),
+            "min_r_squared": float(r2.min()) if len(r2) else -1.0,
+            "max_r_squared": float(r2.max()) if len(r2) else -1.0,
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def betas_have_sufficient_data(betas: pd.DataFrame) -> dg.AssetCheckResult:
+    """Warning: symbols whose beta could not be estimated (fewer than the minimum paired
+    observations, or no variance). They are stored with their status, never dropped."""
+    short = betas.loc[betas["status"] != "ok"]
+    latest = short.loc[short["calc_date"] == short["calc_date"].max()] if len(short) else short
+    return dg.AssetCheckResult(
+        check_name=c.BETAS_HAVE_SUFFICIENT_DATA,
+        passed=short.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_without_beta": len(short),
+            "symbols_without_beta": int(short["symbol"].nunique()),
+            "by_status": dg.MetadataValue.md(
+                _md(short["status"].value_counts().rename_axis("status").reset_index())
+            ),
+            "latest_date": _dates_md(
+                latest[["calc_date", "symbol", "status", "observations"]], limit=30
+            ),
+        },
+    )
+
+
+def sector_weights_sum_to_one(sectors: pd.DataFrame, tolerance: float) -> dg.AssetCheckResult:
+    """On a net-long book the net sector weights sum to 1 (± tolerance) on every as-of date.
+
+    ``sectors`` has one row per as-of date: ``calc_date``, ``sector_sum`` (Σ net weight over
+    the sector table, ``ETF`` and ``Unclassified`` included) and ``book_net`` (Σ position
+    weights). Dates of a book that is not net long are not checked.
+    """
+    net_long = sectors["book_net"] > 0.0
+    checked = sectors.loc[net_long]
+    error = (checked["sector_sum"] - 1.0).abs()
+    offenders = checked.loc[error > tolerance, ["calc_date", "sector_sum"]]
+    return dg.AssetCheckResult(
+        check_name=c.SECTOR_WEIGHTS_SUM_TO_ONE,
+        passed=offenders.empty,
+        metadata={
+            "dates_checked": len(checked),
+            "dates_not_net_long": int((~net_long).sum()),
+            "max_abs_error": float(error.max()) if len(error) else 0.0,
+            "tolerance": tolerance,
+            "failures": _dates_md(offenders),
+        },
+    )
+
+
+def unclassified_share_within_limit(sectors: pd.DataFrame, limit: float) -> dg.AssetCheckResult:
+    """Warning: the unclassified share of the book (gross weight without a GICS sector, or an
+    ETF without holdings data under look-through) stays at or below ``limit``.
+
+    ``sectors``: ``calc_date``, ``unclassified_share`` and ``unclassified_symbols``.
+    """
+    offenders = sectors.loc[
+        sectors["unclassified_share"] > limit,
+        ["calc_date", "unclassified_share", "unclassified_symbols"],
+    ]
+    return dg.AssetCheckResult(
+        check_name=c.UNCLASSIFIED_SHARE_WITHIN_LIMIT,
+        passed=offenders.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "limit": limit,
+            "max_unclassified_share": float(sectors["unclassified_share"].max())
+            if len(sectors)
+            else 0.0,
+            "dates_above": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def effective_positions_at_most_positions(concentration: pd.DataFrame) -> dg.AssetCheckResult:
+    """The effective number of positions (10,000 / HHI) never exceeds the number of positions.
+
+    ``concentration``: ``calc_date``, ``effective_positions`` and ``positions``.
+    """
+    excess = concentration["effective_positions"] - concentration["positions"]
+    bad = ~(excess <= 1e-9 * concentration["positions"])
+    offenders = concentration.loc[bad, ["calc_date", "effective_positions", "positions"]]
+    return dg.AssetCheckResult(
+        check_name=c.EFFECTIVE_POSITIONS_AT_MOST_POSITIONS,
+        passed=offenders.empty,
+        metadata={
+            "dates_checked": len(concentration),
+            "violations": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def forecasts_within_bounds(volatility: pd.DataFrame, max_vol: float) -> dg.AssetCheckResult:
+    """Every stored volatility forecast lies in (0, max_vol] (annualised; 3 = 300%).
+
+    ``volatility``: the rows of ``position_volatility`` (``expected_vol_21d`` NULL where no
+    forecast could be made, which is not a violation).
+    """
+    forecast = volatility["expected_vol_21d"].astype(np.float64)
+    made = forecast.notna()
+    bad = made & ~((forecast > 0.0) & (forecast <= max_vol))
+    offenders = volatility.loc[bad, ["calc_date", "kind", "symbol", "expected_vol_21d"]]
+    return dg.AssetCheckResult(
+        check_name=c.FORECASTS_WITHIN_BOUNDS,
+        passed=offenders.empty,
+        metadata={
+            "max_vol": max_vol,
+            "forecasts_checked": int(made.sum()),
+            "forecasts_capped": int(volatility["forecast_capped"].astype(bool).sum()),
+            "violations": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def percentiles_in_unit_interval(volatility: pd.DataFrame) -> dg.AssetCheckResult:
+    """Every stored volatility percentile lies in [0, 1] (NULL where undefined)."""
+    pct = volatility["vol_percentile"].astype(np.float64)
+    bad = pct.notna() & ~((pct >= 0.0) & (pct <= 1.0))
+    offenders = volatility.loc[bad, ["calc_date", "kind", "symbol", "vol_percentile"]]
+    return dg.AssetCheckResult(
+        check_name=c.PERCENTILES_IN_UNIT_INTERVAL,
+        passed=offenders.empty,
+        metadata={
+            "percentiles_checked": int(pct.notna().sum()),
+            "violations": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
+
+
+def forecasts_have_sufficient_data(volatility: pd.DataFrame) -> dg.AssetCheckResult:
+    """Warning: series without a HAR forecast (too little history, a missing return among the
+    last 22 days, or a degenerate design); stored with their status, never dropped."""
+    short = volatility.loc[volatility["har_status"] != "ok"]
+    latest = short.loc[short["calc_date"] == short["calc_date"].max()] if len(short) else short
+    return dg.AssetCheckResult(
+        check_name=c.FORECASTS_HAVE_SUFFICIENT_DATA,
+        passed=short.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "rows_without_forecast": len(short),
+            "by_status": dg.MetadataValue.md(
+                _md(short["har_status"].value_counts().rename_axis("status").reset_index())
+            ),
+            "latest_date": _dates_md(
+                latest[["calc_date", "kind", "symbol", "har_status", "har_observations"]],
+                limit=30,
+            ),
+        },
+    )
+
+
+def portfolio_vol_at_most_weighted_vols(
+    holdings: pd.DataFrame, portfolio: pd.DataFrame
+) -> dg.AssetCheckResult:
+    """On a long-only book the portfolio's realized vol never exceeds the weighted sum of its
+    holdings' realized vols over the same window.
+
+    For the root-mean-square vol :math:`\\sqrt{252/w\\,\\sum r^2}` this is Minkowski's inequality,
+    an identity — but only over windows where every holding has a return on every day (then
+    the book's return is exactly :math:`\\sum_i w_i r_i` and every vol averages over the same
+    ``w`` days). Windows where some holding lacks a return (the book's return is renormalised
+    over the holdings with data) and books with a short position are therefore not checked.
+
+    ``holdings``: ``calc_date, window, symbol, weight, vol``; ``portfolio``: ``calc_date,
+    window, vol, min_coverage`` (the smallest daily coverage of the book's return series over
+    the window; 1 means every holding had every return).
+    """
+    grouped = holdings.groupby(["calc_date", "window"])
+    bound = (
+        (holdings["weight"] * holdings["vol"])
+        .groupby([holdings["calc_date"], holdings["window"]])
+        .sum(min_count=1)
+    )
+    long_only = grouped["weight"].min() >= 0.0
+    table = portfolio.set_index(["calc_date", "window"]).join(
+        pd.DataFrame({"weighted_vols": bound, "long_only": long_only})
+    )
+    eligible = (
+        table["long_only"].fillna(False).astype(bool)
+        & (table["min_coverage"] == 1.0)
+        & table["vol"].notna()
+        & table["weighted_vols"].notna()
+    )
+    checked = table.loc[eligible]
+    bad = checked["vol"] > checked["weighted_vols"] * (1.0 + 1e-12)
+    offenders = checked.loc[bad, ["vol", "weighted_vols"]].reset_index()
+    ratio = checked["vol"] / checked["weighted_vols"]
+    return dg.AssetCheckResult(
+        check_name=c.PORTFOLIO_VOL_AT_MOST_WEIGHTED_VOLS,
+        passed=offenders.empty,
+        metadata={
+            "windows_checked": len(checked),
+            "windows_skipped": int((~eligible).sum()),
+            "max_ratio": float(ratio.max()) if len(ratio) else 0.0,
+            "violations": len(offenders),
+            "examples": _dates_md(offenders),
+        },
+    )
