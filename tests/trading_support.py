@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from orchestration import basket_store
+from orchestration.defs.baskets import store as basket_store
 from orchestration.resources.database import Database
 from orchestration.resources.paper_broker import PaperBroker
 from orchestration.settings import PaperBrokerSettings, TradingSettings
