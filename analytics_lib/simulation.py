@@ -1,9 +1,10 @@
 """The demo market: a deterministic, simulated US equity market with a planted truth.
 
-Everything produced here is **simulated**: the tickers (``TEC001``, ``UTL004``, ...), names
-("Simulated Tech Co 1"), prices, market caps, benchmark weights and the demo portfolio are made
-up. Only the eleven SPDR sector-ETF tickers and ``SPY`` are real tickers, and their series are
-built from the simulated stocks.
+Everything produced here is **simulated**: the tickers (``TEC001``, ``UTL004``, ``E0042``,
+...), names ("Simulated Tech Co 1", "Simulated US Large Cap ETF 12"), prices, market caps,
+expense ratios, benchmark weights and the demo portfolio are made up. Only the eleven SPDR
+sector-ETF tickers and ``SPY`` are real tickers, and their series are built from the simulated
+stocks.
 
 Currently implemented
 ---------------------
@@ -12,11 +13,14 @@ Currently implemented
 ``simulate_market``
     Stocks in the 11 GICS sectors with planted market betas, sector factors and GARCH-type
     volatility clustering; SPY as the market; the 11 sector ETFs built from their members; ETF
-    holdings; S&P-style benchmark sector weights; a demo portfolio; and the planted truth
+    holdings; S&P-style benchmark sector weights; a demo portfolio; an ETF universe for the
+    strategy (a few hundred categorised funds on the same factors, including leveraged and
+    inverse ones, some built to fail each rule of the universe filter); and the planted truth
     (:class:`PlantedTruth`) so tests can check that analytics recover it.
 
 The module is pure: no I/O, no environment, deterministic for a seed, vectorised over symbols
-(the only Python loop runs over trading days).
+(the only Python loop over time runs over trading days; the ETF universe is vectorised over
+days and funds).
 """
 
 import datetime as dt
@@ -38,8 +42,12 @@ __all__ = [
     "ACCOUNT",
     "BENCHMARK",
     "BENCHMARK_REBALANCE_DAYS",
+    "ETF_CATEGORIES",
+    "ETF_DELISTING_DAYS",
+    "ETF_LATE_LISTING_DAYS",
     "LATE_LISTING_DAY",
     "MARKET_SYMBOL",
+    "MAX_ETFS",
     "MAX_SYMBOLS",
     "MIN_SYMBOLS",
     "MIN_TRADING_DAYS",
@@ -80,6 +88,14 @@ RETURN_GUARD: Final = 0.45
 """Stock returns are clipped to +/- this value (a guard; it does not bind in practice)."""
 SHOCK_CLIP: Final = 4.0
 """Standard-normal shocks are clipped to +/- this many standard deviations."""
+MAX_ETFS: Final = 5_000
+"""Largest ``n_etfs`` (the strategy ETF universe, tickers ``E0001`` to ``E5000``)."""
+ETF_LATE_LISTING_DAYS: Final = (252, 1197)
+"""Inclusive trading-day offsets over which the late-listed universe ETFs list, evenly spaced."""
+ETF_DELISTING_DAYS: Final = (1170, 1240)
+"""Inclusive trading-day offsets of the delisted universe ETFs' last rows, evenly spaced."""
+ETF_RETURN_GUARD: Final = 0.9
+"""Universe-ETF returns are clipped to +/- this value (a guard; it does not bind in practice)."""
 
 _MARKET_PRICE0: Final = 400.0
 _MARKET_VOL: Final = 0.17
@@ -162,6 +178,106 @@ SECTOR_ETFS: Final[Mapping[str, str]] = MappingProxyType(
     {spec.sector: spec.etf for spec in _SECTOR_SPECS}
 )
 """GICS sector name -> SPDR sector ETF ticker (XLK, XLV, ...)."""
+_SECTOR_INDEX: Final = {spec.sector: i for i, spec in enumerate(_SECTOR_SPECS)}
+
+
+@dataclass(frozen=True)
+class _EtfKind:
+    """One kind of fund in a universe-ETF category (cycled by the fund's number)."""
+
+    name: str  # "{k}" is the fund's number within its category
+    beta: tuple[float, float]  # uniform range of the market loading
+    idio_vol: tuple[float, float]  # uniform range of the annualised idiosyncratic vol
+    factor: int = -1  # sector index of the sector factor it loads on, -1 for none
+    loading: tuple[float, float] = (0.0, 0.0)  # uniform range of that loading
+    low_vol: bool = False  # long-run vol <= 7%: a candidate for the low-price construction
+
+
+@dataclass(frozen=True)
+class _EtfCategory:
+    category: str
+    weight: float  # percent of the universe
+    expense: tuple[float, float]  # uniform range of the expense ratio (fraction per year)
+    alpha_vol: float  # annualised standard deviation of the planted drift
+    kinds: tuple[_EtfKind, ...]
+
+
+_LEVERAGED: Final = "Leveraged"
+_INVERSE: Final = "Inverse"
+_LEVERAGED_EXPENSE: Final = (0.0085, 0.0095)
+_ETF_CATEGORY_SPECS: Final = (
+    _EtfCategory("US Large Cap", 14, (0.0003, 0.0020), 0.03, (
+        _EtfKind("Simulated US Large Cap ETF {k}", (0.95, 1.05), (0.01, 0.04)),)),
+    _EtfCategory("US Mid Cap", 6, (0.0004, 0.0030), 0.04, (
+        _EtfKind("Simulated US Mid Cap ETF {k}", (1.0, 1.2), (0.05, 0.09)),)),
+    _EtfCategory("US Small Cap", 6, (0.0005, 0.0040), 0.04, (
+        _EtfKind("Simulated US Small Cap ETF {k}", (1.1, 1.3), (0.08, 0.13)),)),
+    _EtfCategory("International Developed", 9, (0.0005, 0.0060), 0.04, (
+        _EtfKind("Simulated International Developed Markets ETF {k}", (0.7, 0.9), (0.08, 0.12)),)),
+    _EtfCategory("Emerging Markets", 7, (0.0008, 0.0075), 0.05, (
+        _EtfKind("Simulated Emerging Markets ETF {k}", (0.8, 1.0), (0.12, 0.18)),)),
+    *(
+        _EtfCategory(f"Sector {spec.sector}", 2, (0.0008, 0.0045), 0.04, (
+            _EtfKind(f"Simulated {spec.sector} Sector ETF {{k}}",
+                     (0.9 * spec.mean_beta, 1.1 * spec.mean_beta), (0.03, 0.07), i, (0.8, 1.1)),))
+        for i, spec in enumerate(_SECTOR_SPECS)
+    ),
+    _EtfCategory("Bonds Treasury", 8, (0.0003, 0.0020), 0.01, (
+        _EtfKind("Simulated Short-Term Treasury ETF {k}", (-0.01, 0.01), (0.01, 0.02),
+                 low_vol=True),
+        _EtfKind("Simulated Intermediate Treasury ETF {k}", (-0.08, -0.02), (0.04, 0.06),
+                 low_vol=True),
+        _EtfKind("Simulated Long-Term Treasury ETF {k}", (-0.25, -0.10), (0.10, 0.14)),)),
+    _EtfCategory("Bonds Corporate", 8, (0.0004, 0.0045), 0.01, (
+        _EtfKind("Simulated Investment Grade Corporate Bond ETF {k}", (0.05, 0.15), (0.04, 0.06),
+                 low_vol=True),
+        _EtfKind("Simulated High Yield Corporate Bond ETF {k}", (0.30, 0.40), (0.05, 0.07)),)),
+    _EtfCategory("Commodities", 5, (0.0025, 0.0085), 0.04, (
+        _EtfKind("Simulated Gold Trust ETF {k}", (-0.05, 0.15), (0.13, 0.17)),
+        _EtfKind("Simulated Broad Commodities ETF {k}", (0.2, 0.3), (0.12, 0.16),
+                 _SECTOR_INDEX["Materials"], (0.3, 0.5)),
+        _EtfKind("Simulated Crude Oil ETF {k}", (0.3, 0.5), (0.22, 0.28),
+                 _SECTOR_INDEX["Energy"], (0.5, 0.7)),)),
+    _EtfCategory("Real Estate", 4, (0.0007, 0.0048), 0.03, (
+        _EtfKind("Simulated US REIT ETF {k}", (0.75, 0.95), (0.03, 0.06),
+                 _SECTOR_INDEX["Real Estate"], (0.8, 1.1)),)),
+    _EtfCategory(_LEVERAGED, 7, _LEVERAGED_EXPENSE, 0.0, ()),
+    _EtfCategory(_INVERSE, 4, _LEVERAGED_EXPENSE, 0.0, ()),
+)  # fmt: skip
+
+ETF_CATEGORIES: Final[tuple[str, ...]] = tuple(spec.category for spec in _ETF_CATEGORY_SPECS)
+"""Categories of the universe ETFs (``DemoMarket.instruments.category``), in spec order."""
+
+# Constructions that make a universe ETF fail one rule of the strategy's universe filter, as
+# (name, share of n_etfs); assigned in this order to disjoint plain (not leveraged/inverse) ETFs.
+_ETF_CONSTRUCTIONS: Final = (
+    ("low_price", 0.03),
+    ("late_listing", 0.15),
+    ("delisted", 0.02),
+    ("sparse", 0.03),
+    ("illiquid", 0.10),
+    ("gaps", 0.03),
+)
+_CONSTRUCTION_REASON: Final = MappingProxyType(
+    {
+        "leveraged_inverse": "leveraged_inverse",
+        "late_listing": "insufficient_history",
+        "sparse": "too_many_missing",
+        "delisted": "stale_price",
+        "low_price": "below_min_price",
+        "illiquid": "below_min_dollar_volume",
+    }
+)
+_ETF_GAP_DAYS: Final = 5  # isolated missing days of each "gaps" ETF (within EVENT_HORIZON)
+_ETF_SPARSE_MISSING: Final = 0.25  # daily probability that a "sparse" ETF has no row
+_ETF_PRICE0: Final = (40.0, 300.0)  # log-uniform starting price of the universe ETFs
+_ETF_LOW_PRICE0: Final = (1.5, 2.5)  # uniform starting price of the low-price ETFs
+_ETF_LOW_DRIFT: Final = 0.02 / TRADING_DAYS_PER_YEAR  # extra daily decay of the low-price ETFs
+_ETF_DOLLAR_VOLUME: Final = (3e7, 1.5, 3e6, 2e10)  # lognormal median, log-sd, clip low, high
+_ETF_ILLIQUID_DOLLAR_VOLUME: Final = (5e4, 4e5)  # log-uniform range of the illiquid ETFs
+_ETF_LEVERAGED_VOLUME: Final = 3.0  # leveraged/inverse funds trade this many times more
+_ETF_UNDERLYING_SPY: Final = 0.4  # P(underlying is SPY); else one of the 11 sector ETFs
+_SECTOR_ETF_EXPENSE: Final = 0.0009  # SPY and the SPDR sector ETFs
 
 # Positions of the demo portfolio: (sector index, stock number within sector) and ETFs.
 _POSITION_STOCKS: Final = (
@@ -182,9 +298,9 @@ class PlantedTruth:
     Attributes
     ----------
     betas : pd.Series
-        Planted market beta, indexed by symbol: every stock, ``SPY`` (exactly 1.0) and each
+        Planted market beta, indexed by symbol: every stock, ``SPY`` (exactly 1.0), each
         sector ETF (the holdings-weighted beta of its members, using the holdings in force on
-        the last day of the range).
+        the last day of the range) and each universe ETF (``etf_params.beta``).
     sectors : pd.Series
         GICS sector name of every stock, indexed by symbol.
     holidays : tuple of datetime.date
@@ -211,6 +327,31 @@ class PlantedTruth:
         spike_multiplier``.
     market_variance : pd.Series
         Conditional daily variance of the market factor (SPY's return) on each trading day.
+    etf_params : pd.DataFrame
+        Indexed by universe-ETF symbol (``E0001`` ...; empty for ``n_etfs=0``), columns
+        ``category, leverage, underlying, alpha, beta, factor, factor_loading, idio_vol,
+        expense_ratio, dollar_volume, price0, first_date, last_date, construction``: the model
+        of each universe ETF (see :func:`simulate_market`). ``leverage`` is 1.0 for plain funds
+        and the multiple (2, 3, -1, -2) of leveraged/inverse ones, whose ``underlying`` is
+        ``SPY`` or a sector ETF (``''`` for plain funds); ``beta`` is the planted market beta
+        (for a fund on a sector ETF, ``leverage`` times that ETF's planted beta, so it follows
+        the holdings in force on the last day of the range); ``alpha`` daily, ``idio_vol``
+        annualised; ``factor`` the GICS sector whose factor the fund loads on (``''`` for
+        none); ``expense_ratio`` the true one (always set; ``instruments.expense_ratio`` is
+        NaN where it is not reported); ``first_date``/``last_date`` (datetime64) the first and
+        last trading dates by construction (``first_date`` is the first trading day unless
+        late-listed, possibly after ``end``; ``last_date`` NaT unless delisted);
+        ``construction`` one of ``''``, ``leveraged``, ``inverse``, ``low_price``,
+        ``late_listing``, ``delisted``, ``sparse``, ``illiquid``, ``gaps``.
+    etf_filter_failures : Mapping[str, tuple[str, ...]]
+        Universe-filter reason -> sorted universe-ETF symbols constructed to fail that rule
+        (thresholds in :func:`simulate_market`): ``leveraged_inverse``,
+        ``insufficient_history`` (the late-listed ETFs: they fail while fewer than 252 trading
+        days have passed since ``first_date``), ``too_many_missing``, ``stale_price``,
+        ``below_min_price``, ``below_min_dollar_volume``. The sets are disjoint.
+    etf_missing : pd.DataFrame
+        Columns ``symbol, date``: days inside the range on which a listed, not yet delisted
+        universe ETF has no row (the ``sparse`` and ``gaps`` constructions), sorted.
     """
 
     betas: pd.Series
@@ -222,6 +363,9 @@ class PlantedTruth:
     stock_params: pd.DataFrame
     factor_params: pd.DataFrame
     market_variance: pd.Series
+    etf_params: pd.DataFrame
+    etf_filter_failures: Mapping[str, tuple[str, ...]]
+    etf_missing: pd.DataFrame
 
 
 @dataclass(frozen=True, eq=False)
@@ -235,15 +379,20 @@ class DemoMarket:
         datetime64[ns] (tz-naive), ``symbol`` str, prices float64, ``volume`` int64; sorted by
         ``symbol, date`` with unique ``(date, symbol)``.
     instruments : pd.DataFrame
-        ``symbol, name, sector, industry, market_cap, asset_type, currency``; stocks have a
-        GICS sector and a market cap, ETFs have neither (NaN), as in the real-data fixtures.
+        ``symbol, name, sector, industry, market_cap, asset_type, currency, category,
+        expense_ratio``, sorted by symbol; stocks have a GICS sector and a market cap, ETFs
+        have neither (NaN), as in the real-data fixtures. ``category`` (str) is the GICS sector
+        for stocks, ``US Large Cap`` for SPY, ``Sector <GICS sector>`` for the 11 sector ETFs
+        and one of :data:`ETF_CATEGORIES` for the universe ETFs; ``expense_ratio`` (float64,
+        fraction per year) is NaN for stocks and where a universe ETF does not report one,
+        0.0009 for SPY and the sector ETFs.
     benchmark_sector_weights : pd.DataFrame
         ``benchmark, asof_date, sector, weight``; weights sum to 1 per ``asof_date`` and are in
         force from ``asof_date`` until the next publication.
     etf_holdings : pd.DataFrame
         ``etf, asof_date, symbol, weight`` for the 11 sector ETFs (SPY, the market factor
-        itself, has none); weights sum to 1 per ``(etf, asof_date)`` and are in force from
-        ``asof_date`` until the next one.
+        itself, and the universe ETFs have none); weights sum to 1 per ``(etf, asof_date)`` and
+        are in force from ``asof_date`` until the next one.
     positions : pd.DataFrame
         ``account, symbol, quantity, cost_basis, currency``: the demo portfolio.
     truth : PlantedTruth
@@ -517,6 +666,194 @@ def _half_life(persistence: FloatArray | float) -> FloatArray:
 
 
 # --------------------------------------------------------------------------------------------
+# The strategy ETF universe (E0001, ...): static description
+
+
+@dataclass(frozen=True)
+class _EtfUniverse:
+    """Static description of the universe ETFs, in symbol order (``E0001``, ``E0002``, ...).
+
+    ``underlying`` indexes the funds ``[SPY, sector ETFs in GICS order]`` (-1 for plain funds);
+    ``factor`` is a sector index (-1 for none); ``last_day`` is ``-1`` unless delisted.
+    """
+
+    symbols: list[str]
+    names: list[str]
+    category: IntArray  # index into _ETF_CATEGORY_SPECS
+    leverage: FloatArray  # 1.0 for plain funds
+    underlying: IntArray
+    alpha: FloatArray  # daily
+    beta: FloatArray  # market loading of plain funds (NaN for leveraged/inverse)
+    factor: IntArray
+    loading: FloatArray
+    idio_vol: FloatArray  # annualised
+    expense_ratio: FloatArray  # true, fraction per year
+    expense_known: BoolArray
+    price0: FloatArray
+    dollar_volume: FloatArray
+    listing_day: IntArray
+    last_day: IntArray
+    construction: npt.NDArray[np.object_]
+    gap_etf: IntArray  # (K,) with gap_day: the isolated missing days of the "gaps" funds
+    gap_day: IntArray
+    sparse: IntArray  # indices of the "sparse" funds
+
+
+def _largest_remainder(total: int, weights: FloatArray) -> IntArray:
+    """Split ``total`` into integer counts proportional to ``weights`` (Hamilton's method)."""
+    share = total * weights / weights.sum()
+    counts: IntArray = np.floor(share).astype(np.int64)
+    leftover = total - int(counts.sum())
+    order = np.argsort(-(share - counts), kind="stable")
+    counts[order[:leftover]] += 1
+    return counts
+
+
+def _round_half_up(value: float) -> int:
+    return math.floor(value + 0.5)
+
+
+def _build_etf_universe(n_etfs: int, seed: int) -> _EtfUniverse:
+    rng = np.random.default_rng([seed, 4, n_etfs])
+    specs = _ETF_CATEGORY_SPECS
+    n = n_etfs
+    counts = _largest_remainder(n, np.array([spec.weight for spec in specs], dtype=np.float64))
+    category = rng.permutation(np.repeat(np.arange(len(specs), dtype=np.int64), counts))
+    by_category = np.argsort(category, kind="stable")
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    number = np.empty(n, dtype=np.int64)  # 1-based number within the category
+    number[by_category] = np.arange(n) - starts[category[by_category]] + 1
+
+    uniform = rng.random((6, n))
+    normal = rng.standard_normal((2, n))
+    multiple = rng.integers(2, 4, n)  # 2 or 3 (leveraged); -1 or -2 (inverse)
+    p_sector = (1.0 - _ETF_UNDERLYING_SPY) / len(_SECTOR_SPECS)
+    underlying_draw = rng.choice(
+        1 + len(_SECTOR_SPECS), size=n, p=[_ETF_UNDERLYING_SPY] + [p_sector] * len(_SECTOR_SPECS)
+    ).astype(np.int64)
+    known = np.zeros(n, dtype=bool)
+    known[rng.permutation(n)[: _round_half_up(0.7 * n)]] = True
+
+    leveraged = category == ETF_CATEGORIES.index(_LEVERAGED)
+    inverse = category == ETF_CATEGORIES.index(_INVERSE)
+    special = leveraged | inverse
+    leverage = np.where(leveraged, multiple, np.where(inverse, 1 - multiple, 1)).astype(np.float64)
+    underlying = np.where(special, underlying_draw, -1).astype(np.int64)
+
+    # Per-fund parameter ranges (a trivial loop over funds, as for the stock tickers).
+    kinds = [
+        specs[c].kinds[(k - 1) % len(specs[c].kinds)] if specs[c].kinds else None
+        for c, k in zip(category.tolist(), number.tolist(), strict=True)
+    ]
+    labels = ["S&P 500", *(spec.sector for spec in _SECTOR_SPECS)]
+    names = []
+    for i, kind in enumerate(kinds):
+        k = int(number[i])
+        if kind is not None:
+            names.append(kind.name.format(k=k))
+        elif leveraged[i]:
+            names.append(
+                f"Simulated {int(leverage[i])}x Leveraged {labels[underlying[i]]} Bull {k}"
+            )
+        elif leverage[i] == -1.0:
+            names.append(f"Simulated Inverse {labels[underlying[i]]} Bear {k}")
+        else:
+            names.append(f"Simulated {int(leverage[i])}x Inverse {labels[underlying[i]]} Bear {k}")
+
+    zero_kind = _EtfKind("", (np.nan, np.nan), (0.0, 0.0))
+    kind_of = [kind or zero_kind for kind in kinds]
+
+    def span(values: list[tuple[float, float]], u: FloatArray) -> FloatArray:
+        bounds = np.array(values, dtype=np.float64).reshape(n, 2)
+        return bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * u
+
+    beta = span([kind.beta for kind in kind_of], uniform[0])
+    idio_vol = span([kind.idio_vol for kind in kind_of], uniform[1])
+    loading = span([kind.loading for kind in kind_of], uniform[2])
+    factor = np.array([kind.factor for kind in kind_of], dtype=np.int64)
+    expense_ratio = span([specs[c].expense for c in category.tolist()], uniform[3])
+    alpha_vol = np.array([specs[c].alpha_vol for c in category.tolist()], dtype=np.float64)
+    alpha = alpha_vol / TRADING_DAYS_PER_YEAR * normal[0]
+    lo, hi = np.log(_ETF_PRICE0)
+    price0 = np.exp(lo + (hi - lo) * uniform[4])
+    median, log_sd, floor, cap = _ETF_DOLLAR_VOLUME
+    dollar_volume = np.exp(math.log(median) + log_sd * normal[1])
+    dollar_volume = np.where(special, _ETF_LEVERAGED_VOLUME * dollar_volume, dollar_volume)
+    dollar_volume = np.clip(dollar_volume, floor, cap)
+
+    # Constructions on disjoint plain funds, in a random order; low price only on low-vol funds.
+    construction = np.full(n, "", dtype=object)
+    construction[leveraged] = "leveraged"
+    construction[inverse] = "inverse"
+    pool = rng.permutation(np.flatnonzero(~special))
+    low_vol = np.array([kind.low_vol for kind in kind_of], dtype=bool)
+    listing_day = np.zeros(n, dtype=np.int64)
+    last_day = np.full(n, -1, dtype=np.int64)
+    for name, share in _ETF_CONSTRUCTIONS:
+        wanted = _round_half_up(share * n)
+        free = pool[construction[pool] == ""]
+        if name == "low_price":
+            free = free[low_vol[free]]
+        chosen = free[:wanted]
+        construction[chosen] = name
+        m = len(chosen)
+        if name == "low_price":
+            lo, hi = _ETF_LOW_PRICE0
+            price0[chosen] = lo + (hi - lo) * uniform[5, chosen]
+            alpha[chosen] = -np.abs(alpha[chosen]) - _ETF_LOW_DRIFT
+        elif name == "late_listing":
+            first, last = ETF_LATE_LISTING_DAYS
+            listing_day[chosen] = first + (np.arange(m) * (last - first)) // max(m - 1, 1)
+        elif name == "delisted":
+            first, last = ETF_DELISTING_DAYS
+            last_day[chosen] = first + (np.arange(m) * (last - first)) // max(m - 1, 1)
+        elif name == "illiquid":
+            lo, hi = np.log(_ETF_ILLIQUID_DOLLAR_VOLUME)
+            dollar_volume[chosen] = np.exp(lo + (hi - lo) * uniform[5, chosen])
+    gap_etf_index = np.flatnonzero(construction == "gaps")
+    gap_days = rng.random((len(gap_etf_index), EVENT_HORIZON - 1)).argsort(axis=1)
+    gap_days = np.sort(gap_days[:, :_ETF_GAP_DAYS], axis=1) + 1
+
+    return _EtfUniverse(
+        symbols=[f"E{i + 1:04d}" for i in range(n)],
+        names=names,
+        category=category,
+        leverage=leverage,
+        underlying=underlying,
+        alpha=np.where(special, 0.0, alpha),
+        beta=np.where(special, np.nan, beta),
+        factor=factor,
+        loading=loading,
+        idio_vol=idio_vol,
+        expense_ratio=expense_ratio,
+        expense_known=known,
+        price0=price0,
+        dollar_volume=dollar_volume,
+        listing_day=listing_day,
+        last_day=last_day,
+        construction=construction,
+        gap_etf=np.repeat(gap_etf_index, _ETF_GAP_DAYS).astype(np.int64),
+        gap_day=gap_days.ravel().astype(np.int64),
+        sparse=np.flatnonzero(construction == "sparse").astype(np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class _FactorPaths:
+    """Daily series recorded by :func:`_simulate_paths` that drive the universe ETFs.
+
+    ``fund_*`` columns are ``[SPY, sector ETFs in GICS order]``; ``sector_*`` columns are the
+    11 sectors in GICS order. All arrays have one row per trading day.
+    """
+
+    market_variance: FloatArray  # (T,) h_m
+    sector_shock: FloatArray  # (T, 11) zero-mean sector factors f_s
+    sector_variance: FloatArray  # (T, 11) their conditional variances h_s
+    fund_returns: FloatArray  # (T, 12) simple returns of SPY's and the sector ETFs' adj_close
+    fund_sigma: FloatArray  # (T, 12) their conditional daily vols
+
+
+# --------------------------------------------------------------------------------------------
 # Paths
 
 
@@ -525,14 +862,15 @@ _BLOCK_DAYS: Final = 64
 
 def _simulate_paths(
     u: _Universe, n_days: int, seed: int, order: IntArray
-) -> tuple[dict[str, npt.NDArray[Any]], FloatArray]:
+) -> tuple[dict[str, npt.NDArray[Any]], _FactorPaths]:
     """Run the daily recursion (the only loop over time) for ``n_days`` trading days.
 
-    Returns ``(paths, market_variance)``: ``paths`` maps ``adj, open, high, low`` (float64),
-    ``volume`` (int64) and ``present`` (bool) to ``(M, T)`` arrays with one row per symbol in
-    sorted-symbol order (``order`` maps sorted position -> universe index); ``open/high/low``
-    are on the unadjusted (close) basis. Days are buffered in blocks of ``_BLOCK_DAYS`` rows
-    and written transposed, which keeps the writes cache-friendly.
+    Returns ``(paths, factors)``: ``factors`` holds the recorded factor and fund series
+    (:class:`_FactorPaths`, which drive the universe ETFs); ``paths`` maps ``adj, open, high,
+    low`` (float64), ``volume`` (int64) and ``present`` (bool) to ``(M, T)`` arrays with one row
+    per symbol in sorted-symbol order (``order`` maps sorted position -> universe index);
+    ``open/high/low`` are on the unadjusted (close) basis. Days are buffered in blocks of
+    ``_BLOCK_DAYS`` rows and written transposed, which keeps the writes cache-friendly.
     """
     n = u.n_stocks
     n_sectors = len(_SECTOR_SPECS)
@@ -579,6 +917,10 @@ def _simulate_paths(
     block = {name: np.empty((_BLOCK_DAYS, m), dtype=paths[name].dtype) for name in paths}
     block["present"][:] = True  # SPY and the ETFs trade every day
     market_variance = np.empty(n_days)
+    sector_shock = np.empty((n_days, n_sectors))
+    sector_variance = np.empty((n_days, n_sectors))
+    fund_returns = np.empty((n_days, 1 + n_sectors))
+    fund_sigma = np.empty((n_days, 1 + n_sectors))
 
     def flush(t_end: int) -> None:
         rows = (t_end - 1) % _BLOCK_DAYS + 1
@@ -640,6 +982,10 @@ def _simulate_paths(
         var[n] = h_m
         var[n + 1 :] = etf_beta2 * h_m + etf_load2 * h_f + np.add.reduceat(w2 * h_e, bounds)
         sigma = np.sqrt(var)
+        sector_shock[t] = eps_f
+        sector_variance[t] = h_f
+        fund_returns[t] = r[n:]
+        fund_sigma[t] = sigma[n:]
 
         prev_price = price
         price = prev_price * (1.0 + r)
@@ -665,7 +1011,80 @@ def _simulate_paths(
         if row == _BLOCK_DAYS - 1 or t == n_days - 1:
             flush(t + 1)
 
-    return paths, market_variance
+    factors = _FactorPaths(
+        market_variance=market_variance,
+        sector_shock=sector_shock,
+        sector_variance=sector_variance,
+        fund_returns=fund_returns,
+        fund_sigma=fund_sigma,
+    )
+    return paths, factors
+
+
+def _simulate_etf_paths(
+    e: _EtfUniverse, factors: _FactorPaths, n_days: int, seed: int
+) -> tuple[dict[str, npt.NDArray[Any]], IntArray]:
+    """Universe-ETF paths, vectorised over ``(days, funds)``; same keys and layout as ``paths``.
+
+    Also returns the ``(K, 2)`` (fund index, day) pairs, sorted, of days inside a fund's
+    listed life without a row.
+
+    Shocks come from ``default_rng([seed, 5, n_etfs])`` drawn day-major as ``(T, 5, n)`` and
+    the sparse funds' missing days from ``default_rng([seed, 6, n_etfs])`` as ``(T, K)``, so
+    row ``t`` does not depend on ``T`` (prefix stability).
+    """
+    n = len(e.symbols)
+    year = float(TRADING_DAYS_PER_YEAR)
+    z = np.random.default_rng([seed, 5, n]).standard_normal((n_days, 5, n))
+    np.clip(z, -SHOCK_CLIP, SHOCK_CLIP, out=z)
+    z_r, z_open, z_high, z_low, z_volume = (z[:, k] for k in range(5))
+
+    # Plain funds: market + one sector factor (a zero column for "none") + noise - fee.
+    shock = np.concatenate((factors.sector_shock, np.zeros((n_days, 1))), axis=1)
+    shock_var = np.concatenate((factors.sector_variance, np.zeros((n_days, 1))), axis=1)
+    beta = np.nan_to_num(e.beta)
+    market_return = factors.fund_returns[:, :1]
+    fee = e.expense_ratio / year
+    r = e.alpha + market_return * beta + e.loading * shock[:, e.factor] - fee
+    r += e.idio_vol / math.sqrt(year) * z_r
+    var = factors.market_variance[:, None] * beta**2 + e.loading**2 * shock_var[:, e.factor]
+    var += e.idio_vol**2 / year
+    # Leveraged and inverse funds: k times the underlying fund's daily return, minus the fee.
+    special = np.flatnonzero(e.underlying >= 0)
+    if len(special):
+        k = e.leverage[special]
+        r[:, special] = k * factors.fund_returns[:, e.underlying[special]] - fee[special]
+        var[:, special] = (k * factors.fund_sigma[:, e.underlying[special]]) ** 2
+    np.clip(r, -ETF_RETURN_GUARD, ETF_RETURN_GUARD, out=r)
+    sigma = np.sqrt(var)
+
+    day = np.arange(n_days)[:, None]
+    growth = np.where(day > e.listing_day, 1.0 + r, 1.0)  # the first row is at price0
+    adj = e.price0 * np.cumprod(growth, axis=0)
+    prev = np.concatenate((e.price0[None, :], adj[:-1]), axis=0)
+    r_eff = growth - 1.0
+    day_open = prev * (1.0 + 0.35 * r_eff + 0.25 * sigma * z_open)
+    high = np.maximum(day_open, adj) * (1.0 + 0.5 * sigma * np.abs(z_high))
+    low = np.minimum(day_open, adj) / (1.0 + 0.5 * sigma * np.abs(z_low))
+    shares = e.dollar_volume / adj * np.exp(0.3 * z_volume) * (0.6 + 0.5 * np.abs(r_eff) / sigma)
+
+    alive = (day >= e.listing_day) & ((e.last_day < 0) | (day <= e.last_day))
+    present = alive.copy()
+    in_range = e.gap_day < n_days
+    present[e.gap_day[in_range], e.gap_etf[in_range]] = False
+    if len(e.sparse):
+        draw = np.random.default_rng([seed, 6, n]).random((n_days, len(e.sparse)))
+        present[:, e.sparse] &= draw >= _ETF_SPARSE_MISSING
+    paths = {
+        "adj": adj.T,
+        "open": day_open.T,
+        "high": high.T,
+        "low": low.T,
+        "volume": np.maximum(np.rint(shares), 1.0).astype(np.int64).T,
+        "present": present.T,
+    }
+    missing = np.argwhere((alive & ~present).T).astype(np.int64)  # row-major: by fund, day
+    return paths, missing
 
 
 def _prices_frame(
@@ -704,7 +1123,12 @@ def _prices_frame(
 
 
 def simulate_market(
-    *, start: dt.date, end: dt.date, n_symbols: int = 150, seed: int = 20240101
+    *,
+    start: dt.date,
+    end: dt.date,
+    n_symbols: int = 150,
+    seed: int = 20240101,
+    n_etfs: int = 200,
 ) -> DemoMarket:
     r"""Simulate the demo market: stocks, SPY, sector ETFs, benchmark and a demo portfolio.
 
@@ -716,7 +1140,11 @@ def simulate_market(
     n_symbols : int, default 150
         Number of **stocks** (33 to 20,000). SPY and the 11 sector ETFs come on top.
     seed : int, default 20240101
-        Non-negative seed; the result is a pure function of ``(start, end, n_symbols, seed)``.
+        Non-negative seed; the result is a pure function of
+        ``(start, end, n_symbols, seed, n_etfs)``.
+    n_etfs : int, default 200
+        Number of **universe ETFs** (0 to 5,000) for the strategy, on top of SPY and the 11
+        sector ETFs (which do not depend on it).
 
     Returns
     -------
@@ -781,7 +1209,7 @@ def simulate_market(
 
     **Events** are placed at fixed trading-day offsets from the first trading day, never
     relative to ``end``, which makes the output *prefix-stable*: for fixed ``(start, n_symbols,
-    seed)`` every row dated ``d`` is identical for any ``end >= d``. Random streams: the
+    seed, n_etfs)`` every row dated ``d`` is identical for any ``end >= d``. Random streams: the
     universe from ``default_rng([seed, 0, n_symbols])``; day :math:`t`'s market and sector
     shocks from ``default_rng([seed, 1, t])`` (so SPY does not depend on ``n_symbols``) and its
     symbol-level shocks from ``default_rng([seed, 2, t])``; benchmark publication :math:`k`
@@ -813,6 +1241,94 @@ def simulate_market(
     worth about $15k-$60k (stocks) or $50k-$150k (ETFs) on the first trading day;
     ``cost_basis = quantity * adj_close`` on the **first trading day of the range**.
 
+    **ETF universe** (the strategy's candidates): ``n_etfs`` funds ``E0001``, ``E0002``, ... on
+    top of SPY and the sector ETFs, in no ETF holdings and no positions. Their static
+    parameters come from ``default_rng([seed, 4, n_etfs])``, their daily shocks from
+    ``default_rng([seed, 5, n_etfs])`` (drawn day-major, so prefix-stable) and the sparse funds'
+    missing days from ``default_rng([seed, 6, n_etfs])``: the stocks, SPY, the sector ETFs and
+    everything built from them are bit-for-bit the same for any ``n_etfs``. ``n_etfs`` is split
+    over the categories by largest remainders of these shares (the symbols are assigned in a
+    random order; the number in a name counts within its category):
+
+    - ``US Large Cap`` 14%, ``US Mid Cap`` 6%, ``US Small Cap`` 6%: market loading
+      :math:`b \sim U(0.95, 1.05)`, :math:`U(1.0, 1.2)`, :math:`U(1.1, 1.3)`; idiosyncratic vol
+      1%-4%, 5%-9%, 8%-13% a year.
+    - ``International Developed`` 9%, ``Emerging Markets`` 7%: :math:`b \sim U(0.7, 0.9)`,
+      :math:`U(0.8, 1.0)`; idiosyncratic vol 8%-12%, 12%-18%.
+    - ``Sector <GICS sector>`` 2% each (22%): :math:`b` = the sector's mean stock beta times
+      :math:`U(0.9, 1.1)`, loading :math:`g \sim U(0.8, 1.1)` on that sector's factor,
+      idiosyncratic vol 3%-7%.
+    - ``Bonds Treasury`` 8% (short-term / intermediate / long-term in turn:
+      :math:`b \sim U(-0.01, 0.01), U(-0.08, -0.02), U(-0.25, -0.10)`, vol 1%-2%, 4%-6%,
+      10%-14%), ``Bonds Corporate`` 8% (investment grade / high yield: :math:`b \sim
+      U(0.05, 0.15), U(0.30, 0.40)`, vol 4%-6%, 5%-7%).
+    - ``Commodities`` 5% (gold / broad, :math:`g \sim U(0.3, 0.5)` on Materials / crude oil,
+      :math:`g \sim U(0.5, 0.7)` on Energy; vol 12%-28%), ``Real Estate`` 4% (REITs,
+      :math:`b \sim U(0.75, 0.95)`, :math:`g \sim U(0.8, 1.1)` on Real Estate, vol 3%-6%).
+    - ``Leveraged`` 7% (:math:`k \in \{2, 3\}`) and ``Inverse`` 4% (:math:`k \in \{-1, -2\}`),
+      each on SPY (probability 0.4) or one of the 11 sector ETFs.
+
+    A plain fund :math:`j` returns
+
+    .. math::
+        r_{j,t} = a_j + b_j r_{m,t} + g_j f_{s(j),t} + \frac{\sigma_j}{\sqrt{252}} z_{j,t}
+                  - \frac{e_j}{252},
+
+    with the market and sector factors of the stocks (:math:`g_j = 0` without a sector), i.i.d.
+    shocks :math:`z` clipped to :math:`\pm 4`, a planted drift
+    :math:`a_j \sim N(0, (v/252)^2)` (:math:`v` = 3%-5% a year for equity, commodity and real
+    estate funds, 1% for bonds) that separates momentum and quality across funds, and the
+    expense ratio :math:`e_j` charged daily. A leveraged or inverse fund rebalances daily on
+    the simple return :math:`r_{u,t}` of its underlying's ``adj_close`` (SPY or a sector ETF):
+    :math:`r_{j,t} = k_j r_{u,t} - e_j/252`. Both are clipped to :math:`\pm 0.9` (a guard that
+    does not bind). Planted betas: :math:`b_j` (the sector factors are independent of the
+    market) and :math:`k_j \beta_u`. ``adj_close`` is ``price0`` on a fund's first row and
+    compounds :math:`r` from the next row (``close == adj_close``); ``open/high/low`` and volume
+    follow the stock rules with :math:`\sigma_{j,t}^2 = b_j^2 h_{m,t} + g_j^2 h_{s,t} +
+    \sigma_j^2/252` (:math:`k_j^2` times the underlying's conditional variance for leveraged
+    and inverse funds). Starting prices are log-uniform on $40-$300; target dollar volume is
+    lognormal (median $30M, log-sd 1.5, three times that for leveraged and inverse funds)
+    clipped to $3M-$20B, so it spans orders of magnitude. Expense ratios (fraction a year) are
+    uniform per category between 0.0003 and 0.0085 (bonds and US large caps cheapest,
+    commodities dearest; leveraged and inverse 0.0085-0.0095); ``instruments.expense_ratio``
+    reports them for ``round(0.7 n_etfs)`` random funds and is NaN for the other ~30%.
+
+    **Constructed failures.** Against the universe filter's default thresholds (at least 252
+    rows of history, at most 10% of rows missing since the first price, at most 5 rows since
+    the last price, last price at least $5, median ``close * volume`` over the last 63 rows at
+    least $1M), disjoint sets of plain funds are built to fail exactly one rule; counts are
+    ``round(share * n_etfs)`` (half up), taken in this order from the plain funds in a random
+    order (``truth.etf_params.construction``, ``truth.etf_filter_failures``):
+
+    - ``leveraged`` / ``inverse`` (the two categories, ~11%): names such as "Simulated 3x
+      Leveraged S&P 500 Bull 4", "Simulated Inverse Energy Bear 2" and "Simulated -2x Inverse
+      Financials Bear 1" -> ``leveraged_inverse`` (their prices may also decay below $5). No
+      other name or category is leveraged or inverse ("Simulated Short-Term Treasury ETF 7" is
+      a bond fund).
+    - ``low_price`` (3%, only short-term and intermediate Treasury and investment-grade funds,
+      long-run vol at most 7%): ``price0`` uniform on $1.50-$2.50 and drift
+      :math:`-|a_j| - 0.02/252`, so the price stays below $5 (it would need to double at 7% vol)
+      -> ``below_min_price``.
+    - ``late_listing`` (15%): first row on days evenly spaced over ``ETF_LATE_LISTING_DAYS``
+      (252 to 1197), no rows before -> ``insufficient_history`` as of any day fewer than 252
+      rows after the listing. At the end of a five-year range (~1,285 rows) that is the funds
+      listed after day ~1,033 (about 1 in 6 of them); every late fund has rows in any range of
+      at least 1,198 trading days.
+    - ``delisted`` (2%): last row on days evenly spaced over ``ETF_DELISTING_DAYS`` (1170 to
+      1240), none after -> ``stale_price`` once 6 or more rows have passed. The filter also
+      counts the rows after the last price as missing, so ``stale_price`` is their *first*
+      failing rule when the range holds 1,247 to 1,301 trading days (any five-year range);
+      later it is ``too_many_missing``.
+    - ``sparse`` (3%): each day has no row with probability 0.25 (``truth.etf_missing``)
+      -> ``too_many_missing``.
+    - ``illiquid`` (10%): target dollar volume log-uniform on $50k-$400k (median dollar volume
+      below $0.5M; every other fund's target is at least $3M) -> ``below_min_dollar_volume``.
+    - ``gaps`` (3%): five isolated missing days each in the first 1,260 trading days
+      (``truth.etf_missing``); they pass every rule.
+
+    The remaining ~53% and the ``gaps`` funds pass every rule (they start at $40 or more, so
+    falling below $5 within five years would be a move of more than three standard deviations).
+
     Examples
     --------
     >>> import datetime as dt
@@ -837,6 +1353,9 @@ def simulate_market(
             f"of the {len(GICS_SECTORS)} GICS sectors) and {MAX_SYMBOLS}, got {n_symbols}"
         )
     seed = require_positive_int(seed, "seed", minimum=0)
+    n_etfs = require_positive_int(n_etfs, "n_etfs", minimum=0)
+    if n_etfs > MAX_ETFS:
+        raise AnalyticsError(f"n_etfs must be between 0 and {MAX_ETFS}, got {n_etfs}")
     dates, holidays = _calendar(start, end)
     if len(dates) < MIN_TRADING_DAYS:
         raise AnalyticsError(
@@ -844,9 +1363,8 @@ def simulate_market(
             f"{len(dates)} ({start.isoformat()} to {end.isoformat()})"
         )
     # Event dates come from a calendar that does not depend on end.
-    event_dates, _ = _calendar(
-        start, start + dt.timedelta(days=2 * max(LATE_LISTING_DAY, SPLIT_DAY))
-    )
+    last_event = max(LATE_LISTING_DAY, SPLIT_DAY, ETF_LATE_LISTING_DAYS[1], ETF_DELISTING_DAYS[1])
+    event_dates, _ = _calendar(start, start + dt.timedelta(days=2 * last_event))
     n_days = len(dates)
 
     u = _build_universe(n_symbols, seed)
@@ -854,13 +1372,26 @@ def simulate_market(
     sorted_symbols = [str(s) for s in u.symbols[order]]
     sorted_row = np.empty(len(order), dtype=np.int64)  # universe index -> sorted row
     sorted_row[order] = np.arange(len(order))
-    paths, market_variance = _simulate_paths(u, n_days, seed, order)
+    paths, factors = _simulate_paths(u, n_days, seed, order)
+    market_variance = factors.market_variance
     first_adj = paths["adj"][sorted_row, 0]  # universe order, adj_close on the first day
+    e = _build_etf_universe(n_etfs, seed)
+    split_row = int(sorted_row[u.split_stock])
+    price_symbols = sorted_symbols
+    etf_missing = np.empty((0, 2), dtype=np.int64)
+    if n_etfs:
+        etf_paths, etf_missing = _simulate_etf_paths(e, factors, n_days, seed)
+        price_symbols = sorted_symbols + e.symbols
+        merged = np.argsort(np.array(price_symbols), kind="stable")
+        for name in paths:
+            paths[name] = np.concatenate((paths[name], etf_paths.pop(name)))[merged]
+        split_row = int(np.flatnonzero(merged == split_row)[0])
+        price_symbols = [price_symbols[i] for i in merged]
     prices = _prices_frame(
         paths,
         dates,
-        sorted_symbols,
-        split_row=int(sorted_row[u.split_stock]),
+        price_symbols,
+        split_row=split_row,
         split_day=min(SPLIT_DAY, n_days),
     )
 
@@ -872,7 +1403,7 @@ def simulate_market(
     listing_date = event_dates[LATE_LISTING_DAY]
     split_date = event_dates[SPLIT_DAY]
 
-    instruments = _instruments_frame(u, sector_names, order)
+    instruments = _instruments_frame(u, sector_names, order, e)
     etf_holdings, final_weights = _etf_holdings_frame(
         u, stock_symbols, etf_symbols, dates, listing_in_range=n_days > LATE_LISTING_DAY
     )
@@ -880,9 +1411,15 @@ def simulate_market(
     positions = _positions_frame(u, first_adj)
 
     etf_betas = np.bincount(u.sector, weights=final_weights * u.beta, minlength=len(GICS_SECTORS))
+    fund_betas = np.concatenate(([1.0], etf_betas))  # [SPY, sector ETFs]
+    special = e.underlying >= 0
+    universe_betas = e.beta.copy()
+    universe_betas[special] = e.leverage[special] * fund_betas[e.underlying[special]]
     betas = pd.Series(
-        np.concatenate((u.beta, [1.0], etf_betas)),
-        index=pd.Index([*stock_symbols, MARKET_SYMBOL, *etf_symbols], name="symbol", dtype="str"),
+        np.concatenate((u.beta, [1.0], etf_betas, universe_betas)),
+        index=pd.Index(
+            [*stock_symbols, MARKET_SYMBOL, *etf_symbols, *e.symbols], name="symbol", dtype="str"
+        ),
         name="beta",
     ).sort_index()
     missing_mask = u.missing_day < n_days
@@ -918,6 +1455,9 @@ def simulate_market(
         stock_params=_stock_params(u, stock_symbols, sector_names),
         factor_params=_factor_params(),
         market_variance=pd.Series(market_variance, index=dates, name="market_variance"),
+        etf_params=_etf_params(e, universe_betas, event_dates),
+        etf_filter_failures=_etf_filter_failures(e),
+        etf_missing=_etf_missing(e, etf_missing, dates),
     )
     return DemoMarket(
         prices=prices,
@@ -934,10 +1474,11 @@ def simulate_market(
 
 
 def _instruments_frame(
-    u: _Universe, sector_names: npt.NDArray[np.object_], order: IntArray
+    u: _Universe, sector_names: npt.NDArray[np.object_], order: IntArray, e: _EtfUniverse
 ) -> pd.DataFrame:
     n = u.n_stocks
     n_etfs = len(u.symbols) - n
+    categories = ["US Large Cap", *(f"Sector {spec.sector}" for spec in _SECTOR_SPECS)]
     frame = pd.DataFrame(
         {
             "symbol": pd.array([str(s) for s in u.symbols], dtype="str"),
@@ -947,9 +1488,84 @@ def _instruments_frame(
             "market_cap": np.concatenate((u.market_cap, np.full(n_etfs, np.nan))),
             "asset_type": pd.array(["stock"] * n + ["etf"] * n_etfs, dtype="str"),
             "currency": pd.array(["USD"] * len(u.symbols), dtype="str"),
+            "category": pd.array([*sector_names, *categories], dtype="str"),
+            "expense_ratio": np.concatenate(
+                (np.full(n, np.nan), np.full(n_etfs, _SECTOR_ETF_EXPENSE))
+            ),
         }
     )
-    return frame.iloc[order].reset_index(drop=True)
+    frame = frame.iloc[order].reset_index(drop=True)
+    if not e.symbols:
+        return frame
+    n_universe = len(e.symbols)
+    universe = pd.DataFrame(
+        {
+            "symbol": pd.array(e.symbols, dtype="str"),
+            "name": pd.array(e.names, dtype="str"),
+            "sector": pd.array([None] * n_universe, dtype="str"),
+            "industry": pd.array([None] * n_universe, dtype="str"),
+            "market_cap": np.full(n_universe, np.nan),
+            "asset_type": pd.array(["etf"] * n_universe, dtype="str"),
+            "currency": pd.array(["USD"] * n_universe, dtype="str"),
+            "category": pd.array([ETF_CATEGORIES[c] for c in e.category], dtype="str"),
+            "expense_ratio": np.where(e.expense_known, e.expense_ratio, np.nan),
+        }
+    )
+    combined = pd.concat((frame, universe), ignore_index=True)
+    return combined.sort_values("symbol", kind="stable", ignore_index=True)
+
+
+def _etf_params(e: _EtfUniverse, betas: FloatArray, event_dates: pd.DatetimeIndex) -> pd.DataFrame:
+    special = e.underlying >= 0
+    funds = np.array([MARKET_SYMBOL, *(spec.etf for spec in _SECTOR_SPECS)], dtype=object)
+    sectors = np.array([*(spec.sector for spec in _SECTOR_SPECS), ""], dtype=object)
+    last = pd.DatetimeIndex(
+        [event_dates[d] if d >= 0 else pd.NaT for d in e.last_day.tolist()], dtype="datetime64[ns]"
+    )
+    return pd.DataFrame(
+        {
+            "category": pd.array([ETF_CATEGORIES[c] for c in e.category], dtype="str"),
+            "leverage": e.leverage,
+            "underlying": pd.array(
+                np.where(special, funds[np.maximum(e.underlying, 0)], ""), dtype="str"
+            ),
+            "alpha": e.alpha,
+            "beta": betas,
+            "factor": pd.array(sectors[e.factor], dtype="str"),
+            "factor_loading": e.loading,
+            "idio_vol": e.idio_vol,
+            "expense_ratio": e.expense_ratio,
+            "dollar_volume": e.dollar_volume,
+            "price0": e.price0,
+            "first_date": event_dates[e.listing_day],
+            "last_date": last,
+            "construction": pd.array(e.construction, dtype="str"),
+        },
+        index=pd.Index(e.symbols, name="symbol", dtype="str"),
+    )
+
+
+def _etf_filter_failures(e: _EtfUniverse) -> Mapping[str, tuple[str, ...]]:
+    constructed = {
+        reason: tuple(
+            symbol
+            for symbol, made in zip(e.symbols, e.construction, strict=True)
+            if made == name or (name == "leveraged_inverse" and made in ("leveraged", "inverse"))
+        )
+        for name, reason in _CONSTRUCTION_REASON.items()
+    }
+    return MappingProxyType(constructed)
+
+
+def _etf_missing(e: _EtfUniverse, missing: IntArray, dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """``missing``: ``(K, 2)`` (fund index, day) pairs -> the ``symbol, date`` frame, sorted."""
+    symbols = np.array(e.symbols, dtype=object)
+    return pd.DataFrame(
+        {
+            "symbol": pd.array(symbols[missing[:, 0]], dtype="str"),
+            "date": dates[missing[:, 1]],
+        }
+    )
 
 
 def _etf_holdings_frame(

@@ -26,8 +26,20 @@ from analytics_lib.simulation import (
 START = dt.date(2020, 1, 1)
 END = dt.date(2024, 12, 31)
 N_STOCKS = 40
+N_ETFS = 200  # the default size of the strategy ETF universe
 SECTOR_ETFS = {"XLK", "XLV", "XLF", "XLY", "XLC", "XLI", "XLP", "XLE", "XLU", "XLRE", "XLB"}
+SPDR = {
+    "Information Technology": "XLK", "Health Care": "XLV", "Financials": "XLF",
+    "Consumer Discretionary": "XLY", "Communication Services": "XLC", "Industrials": "XLI",
+    "Consumer Staples": "XLP", "Energy": "XLE", "Utilities": "XLU", "Real Estate": "XLRE",
+    "Materials": "XLB",
+}  # fmt: skip
 PRICE_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"]
+INSTRUMENT_COLUMNS = [
+    "symbol", "name", "sector", "industry", "market_cap", "asset_type", "currency", "category",
+    "expense_ratio",
+]  # fmt: skip
+UNIVERSE_SYMBOL = r"E\d{4}"
 
 # NYSE-style holidays 2020-2024 under the "on the day it falls, no observed shift" rule, from
 # the calendar: New Year, Good Friday, 4 July, Thanksgiving, Christmas when on a weekday.
@@ -60,6 +72,12 @@ def returns(adj: pd.DataFrame) -> pd.DataFrame:
 def _stocks(market: DemoMarket) -> list[str]:
     inst = market.instruments
     return inst.loc[inst["asset_type"] == "stock", "symbol"].tolist()
+
+
+def _universe(market: DemoMarket) -> pd.DataFrame:
+    """Instrument rows of the strategy ETF universe (E0001, ...)."""
+    inst = market.instruments
+    return inst[inst["symbol"].str.fullmatch(UNIVERSE_SYMBOL)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,6 +126,9 @@ def _assert_markets_equal(a: DemoMarket, b: DemoMarket) -> None:
     assert_frame_equal(a.truth.missing, b.truth.missing)
     assert_frame_equal(a.truth.stock_params, b.truth.stock_params)
     assert_series_equal(a.truth.market_variance, b.truth.market_variance)
+    assert_frame_equal(a.truth.etf_params, b.truth.etf_params)
+    assert_frame_equal(a.truth.etf_missing, b.truth.etf_missing)
+    assert dict(a.truth.etf_filter_failures) == dict(b.truth.etf_filter_failures)
 
 
 def test_same_seed_same_market_other_seed_other_market() -> None:
@@ -116,10 +137,13 @@ def test_same_seed_same_market_other_seed_other_market() -> None:
     _assert_markets_equal(first, simulate_market(**kwargs))  # type: ignore[arg-type]
     other = simulate_market(**kwargs, seed=7)  # type: ignore[arg-type]
 
-    def spy(m: DemoMarket) -> np.ndarray:
-        return m.prices.loc[m.prices["symbol"] == "SPY", "adj_close"].to_numpy()
+    def series(m: DemoMarket, symbol: str) -> np.ndarray:
+        return m.prices.loc[m.prices["symbol"] == symbol, "adj_close"].to_numpy()
 
-    assert not np.allclose(spy(first), spy(other))
+    assert not np.allclose(series(first, "SPY"), series(other, "SPY"))
+    assert len(series(first, "E0001")) > 0
+    assert not np.allclose(series(first, "E0001"), series(other, "E0001"))
+    assert not first.truth.etf_params["category"].equals(other.truth.etf_params["category"])
 
 
 @pytest.mark.parametrize(
@@ -148,6 +172,13 @@ def test_prefix_stability(market: DemoMarket, short_end: dt.date) -> None:
     assert_series_equal(
         short.truth.market_variance, market.truth.market_variance[:cut], check_freq=False
     )
+    # A fund on a sector ETF has k times that ETF's planted beta, which uses the holdings in
+    # force on the last day; everything else about the universe is fixed by (seed, n_etfs).
+    assert_frame_equal(
+        short.truth.etf_params.drop(columns="beta"), market.truth.etf_params.drop(columns="beta")
+    )
+    assert dict(short.truth.etf_filter_failures) == dict(market.truth.etf_filter_failures)
+    assert_frame_equal(short.truth.etf_missing, upto(market.truth.etf_missing, "date"))
 
 
 def test_market_factor_does_not_depend_on_universe_size(market: DemoMarket) -> None:
@@ -177,14 +208,18 @@ def test_prices_schema(market: DemoMarket) -> None:
 
 def test_instruments(market: DemoMarket) -> None:
     inst = market.instruments
-    assert list(inst.columns) == [
-        "symbol", "name", "sector", "industry", "market_cap", "asset_type", "currency",
-    ]  # fmt: skip
+    assert list(inst.columns) == INSTRUMENT_COLUMNS
     assert inst["symbol"].is_unique
+    assert_frame_equal(inst, inst.sort_values("symbol", ignore_index=True))
+    for column in ("symbol", "name", "sector", "industry", "asset_type", "currency", "category"):
+        assert inst[column].dtype == "str", column
+    assert inst["market_cap"].dtype == np.float64 and inst["expense_ratio"].dtype == np.float64
     stocks = inst[inst["asset_type"] == "stock"]
     etfs = inst[inst["asset_type"] == "etf"]
     assert len(stocks) == N_STOCKS
-    assert set(etfs["symbol"]) == SECTOR_ETFS | {"SPY"}
+    universe = etfs["symbol"].str.fullmatch(UNIVERSE_SYMBOL)
+    assert set(etfs.loc[~universe, "symbol"]) == SECTOR_ETFS | {"SPY"}
+    assert universe.sum() == N_ETFS
     assert set(inst["asset_type"]) == {"stock", "etf"}
     assert (inst["currency"] == "USD").all()
     assert all(re.fullmatch(r"[A-Z0-9]{1,8}", s) for s in inst["symbol"])
@@ -499,6 +534,368 @@ def test_demo_portfolio(market: DemoMarket) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# The strategy ETF universe
+
+# Category -> percent of n_etfs, from the issue / the documented construction.
+CATEGORY_SHARES = {
+    "US Large Cap": 14, "US Mid Cap": 6, "US Small Cap": 6, "International Developed": 9,
+    "Emerging Markets": 7, **{f"Sector {sector}": 2 for sector in GICS_SECTORS},
+    "Bonds Treasury": 8, "Bonds Corporate": 8, "Commodities": 5, "Real Estate": 4,
+    "Leveraged": 7, "Inverse": 4,
+}  # fmt: skip
+# The universe filter's default thresholds the constructions are documented against.
+MIN_HISTORY, MAX_MISSING, MAX_STALE, MIN_PRICE, MIN_DOLLAR_VOLUME, VOLUME_WINDOW = (
+    252, 0.10, 5, 5.0, 1_000_000.0, 63,
+)  # fmt: skip
+RULE_OF_CONSTRUCTION = {
+    "leveraged": "leveraged_inverse",
+    "inverse": "leveraged_inverse",
+    "late_listing": "insufficient_history",
+    "sparse": "too_many_missing",
+    "delisted": "stale_price",
+    "low_price": "below_min_price",
+    "illiquid": "below_min_dollar_volume",
+}
+
+
+def _round_half_up(value: float) -> int:
+    return int(np.floor(value + 0.5))
+
+
+@pytest.fixture(scope="module")
+def quality(market: DemoMarket, adj: pd.DataFrame) -> pd.DataFrame:
+    """The filter's measures as of the last day, recomputed here from the price frame.
+
+    History counts rows from a symbol's first price to the last row; every row since then
+    without a price counts as missing; dollar volume is ``close * volume``.
+    """
+    prices = market.prices
+    dollar_volume = (prices["close"] * prices["volume"]).set_axis(prices.index)
+    dv = prices.assign(dv=dollar_volume).pivot(index="date", columns="symbol", values="dv")
+    priced = adj.notna().to_numpy()
+    rows = len(adj)
+    first = priced.argmax(axis=0)
+    last = rows - 1 - priced[::-1].argmax(axis=0)
+    history = rows - first
+    frame = pd.DataFrame(
+        {
+            "history": history,
+            "missing": 1.0 - priced.sum(axis=0) / history,
+            "stale": rows - 1 - last,
+            "last_price": adj.to_numpy()[last, np.arange(adj.shape[1])],
+            "median_dv": dv.iloc[-VOLUME_WINDOW:].median().reindex(adj.columns).to_numpy(),
+        },
+        index=adj.columns,
+    )
+    failed = pd.DataFrame(
+        {
+            "insufficient_history": frame["history"] < MIN_HISTORY,
+            "too_many_missing": frame["missing"] > MAX_MISSING,
+            "stale_price": frame["stale"] > MAX_STALE,
+            "below_min_price": frame["last_price"] < MIN_PRICE,
+            "below_min_dollar_volume": frame["median_dv"] < MIN_DOLLAR_VOLUME,
+        }
+    )
+    return frame.join(failed)
+
+
+def test_universe_categories_and_counts(market: DemoMarket) -> None:
+    universe = _universe(market)
+    assert len(universe) == N_ETFS
+    assert universe["symbol"].tolist() == [f"E{i:04d}" for i in range(1, N_ETFS + 1)]
+    assert set(universe["symbol"]).isdisjoint(_stocks(market))
+    assert (universe["asset_type"] == "etf").all() and (universe["currency"] == "USD").all()
+    assert universe["sector"].isna().all() and universe["industry"].isna().all()
+    assert universe["market_cap"].isna().all()
+    assert universe["name"].str.startswith("Simulated ").all() and universe["name"].is_unique
+    counts = universe["category"].value_counts()
+    assert set(counts.index) == set(CATEGORY_SHARES)
+    for category, share in CATEGORY_SHARES.items():
+        assert counts[category] == share * N_ETFS // 100, category
+    assert 0.05 <= counts["Leveraged"] / N_ETFS <= 0.08
+    assert 0.03 <= counts["Inverse"] / N_ETFS <= 0.05
+    assert_series_equal(
+        market.truth.etf_params["category"],
+        universe.set_index("symbol")["category"],
+        check_names=False,
+    )
+
+
+@pytest.mark.parametrize("n_etfs", [0, 1, 13, 137, 2000])
+def test_universe_size_follows_n_etfs(n_etfs: int) -> None:
+    small = simulate_market(
+        start=dt.date(2024, 1, 1), end=dt.date(2024, 2, 15), n_symbols=33, n_etfs=n_etfs
+    )
+    universe = _universe(small)
+    assert len(universe) == n_etfs == len(small.truth.etf_params)
+    assert universe["symbol"].is_unique and universe["name"].is_unique
+    counts = universe["category"].value_counts().reindex(list(CATEGORY_SHARES), fill_value=0)
+    expected = pd.Series(CATEGORY_SHARES) * n_etfs / 100
+    assert ((counts - expected).abs() < 1).all()
+    assert len(small.instruments) == 33 + 12 + n_etfs
+
+
+def test_other_instruments_have_a_category_and_expense_ratio(market: DemoMarket) -> None:
+    inst = market.instruments.set_index("symbol")
+    stocks = inst[inst["asset_type"] == "stock"]
+    assert (stocks["category"] == stocks["sector"]).all()
+    assert stocks["expense_ratio"].isna().all()
+    assert inst.loc["SPY", "category"] == "US Large Cap"
+    assert inst.loc["SPY", "expense_ratio"] == 0.0009
+    for sector, etf in SPDR.items():
+        assert inst.loc[etf, "category"] == f"Sector {sector}"
+        assert inst.loc[etf, "expense_ratio"] == 0.0009
+
+
+def test_expense_ratios(market: DemoMarket) -> None:
+    universe = _universe(market).set_index("symbol")
+    reported = universe["expense_ratio"]
+    assert reported.isna().sum() == N_ETFS - _round_half_up(0.7 * N_ETFS)
+    known = reported.dropna()
+    assert ((known >= 0.0003) & (known <= 0.0095)).all()
+    special = universe["category"].isin(["Leveraged", "Inverse"])
+    assert (known[special[known.index]] >= 0.0085).all()
+    assert known[special[known.index]].min() > known[~special[known.index]].median()
+    true = market.truth.etf_params["expense_ratio"]
+    assert true.notna().all()
+    assert_series_equal(known, true[known.index], check_names=False)
+
+
+def test_universe_has_no_holdings_or_positions(market: DemoMarket) -> None:
+    universe = set(_universe(market)["symbol"])
+    assert universe.isdisjoint(market.positions["symbol"])
+    assert universe.isdisjoint(market.etf_holdings["etf"])
+    assert universe.isdisjoint(market.etf_holdings["symbol"])
+
+
+def test_existing_symbols_are_unchanged_by_the_etf_universe(market: DemoMarket) -> None:
+    bare = simulate_market(start=START, end=END, n_symbols=N_STOCKS, n_etfs=0)
+    assert _universe(bare).empty and bare.truth.etf_params.empty
+    assert bare.truth.etf_missing.empty
+    assert all(len(symbols) == 0 for symbols in bare.truth.etf_filter_failures.values())
+    old = set(bare.instruments["symbol"])
+    prices = market.prices[market.prices["symbol"].isin(old)].reset_index(drop=True)
+    assert_frame_equal(prices, bare.prices)
+    instruments = market.instruments[market.instruments["symbol"].isin(old)]
+    assert_frame_equal(instruments.reset_index(drop=True), bare.instruments)
+    for name in ("benchmark_sector_weights", "etf_holdings", "positions"):
+        assert_frame_equal(getattr(market, name), getattr(bare, name))
+    assert_series_equal(market.truth.betas[bare.truth.betas.index], bare.truth.betas)
+    assert_series_equal(market.truth.market_variance, bare.truth.market_variance)
+    assert_frame_equal(market.truth.missing, bare.truth.missing)
+    assert_frame_equal(market.truth.stock_params, bare.truth.stock_params)
+
+
+def test_leveraged_and_inverse_track_k_times_their_underlying(
+    market: DemoMarket, returns: pd.DataFrame
+) -> None:
+    params = market.truth.etf_params
+    special = params[params["category"].isin(["Leveraged", "Inverse"])]
+    assert len(special) > 0
+    names = _universe(market).set_index("symbol")["name"]
+    labels = {"SPY": "S&P 500", **{etf: sector for sector, etf in SPDR.items()}}
+    for symbol, row in special.iterrows():
+        match = re.fullmatch(
+            r"Simulated (?:(-?\d)x )?(Leveraged|Inverse) (.+) (Bull|Bear) \d+", names[symbol]
+        )
+        assert match, names[symbol]
+        multiple = int(match[1]) if match[1] else -1
+        assert (multiple > 0) == (match[2] == "Leveraged") == (match[4] == "Bull")
+        assert multiple in ((2, 3) if match[2] == "Leveraged" else (-1, -2))
+        assert match[3] == labels[row["underlying"]]
+        assert row["leverage"] == multiple
+        pair = returns[[symbol, row["underlying"]]].dropna()
+        assert len(pair) >= 1000
+        design = np.column_stack([np.ones(len(pair)), pair.iloc[:, 1].to_numpy()])
+        coef, *_ = np.linalg.lstsq(design, pair.iloc[:, 0].to_numpy(), rcond=None)
+        assert coef[1] == pytest.approx(multiple, abs=1e-8), symbol
+        assert coef[0] == pytest.approx(-row["expense_ratio"] / 252, abs=1e-9), symbol
+        resid = pair.iloc[:, 0].to_numpy() - design @ coef
+        assert np.abs(resid).max() < 1e-9
+        beta = market.truth.betas
+        assert beta[symbol] == pytest.approx(multiple * beta[row["underlying"]], rel=1e-12)
+
+
+def test_leveraged_inverse_names_match_the_strategy_rule(market: DemoMarket) -> None:
+    from analytics_lib.universe import is_leveraged_inverse
+
+    universe = _universe(market)
+    flagged = [is_leveraged_inverse(f"{n} | {c}") for n, c in universe[["name", "category"]].values]
+    special = universe["category"].isin(["Leveraged", "Inverse"]).to_numpy()
+    assert (np.array(flagged) == special).all()
+    assert universe["name"].str.contains("Short-Term Treasury").any()
+    failures = market.truth.etf_filter_failures
+    assert set(failures["leveraged_inverse"]) == set(universe.loc[special, "symbol"])
+
+
+def test_universe_factor_structure(market: DemoMarket, returns: pd.DataFrame) -> None:
+    params = market.truth.etf_params
+    vol = returns.std() * np.sqrt(252)
+    category = params["category"]
+    bonds = params.index[category.str.startswith("Bonds")]
+    equity = params.index[category.isin(["US Large Cap", "US Mid Cap", "US Small Cap"])]
+    assert vol[bonds].max() < 0.16 and vol[bonds].median() < 0.08
+    assert 0.12 <= vol[equity].median() <= 0.25
+    assert vol[bonds].median() < vol[equity].median()
+    assert (market.truth.betas[bonds].abs() <= 0.4).all()
+    assert market.truth.betas[equity].between(0.9, 1.35).all()
+    # Sector funds load on their sector factor: after removing the market (OLS on SPY), each
+    # co-moves most with its own SPDR sector ETF.
+    x = returns["SPY"].iloc[1:].to_numpy()
+    spdrs = list(SPDR.values())
+    spdr_resid = {
+        e: returns[e].iloc[1:] - np.polyfit(x, returns[e].iloc[1:], 1)[0] * x for e in spdrs
+    }
+    for sector, etf in SPDR.items():
+        members = params.index[category == f"Sector {sector}"]
+        assert len(members) > 0
+        for symbol in members:
+            y = returns[symbol].iloc[1:]
+            ok = y.notna().to_numpy()
+            resid = y[ok] - np.polyfit(x[ok], y[ok], 1)[0] * x[ok]
+            corr = {e: np.corrcoef(resid, spdr_resid[e][ok])[0, 1] for e in spdrs}
+            assert max(corr, key=corr.__getitem__) == etf and corr[etf] > 0.2, (symbol, corr)
+    # Planted drifts separate the funds: annualised mean returns spread across funds.
+    plain = params.index[~category.isin(["Leveraged", "Inverse"])]
+    assert params.loc[plain, "alpha"].std() * 252 > 0.01
+
+
+def test_late_listed_etfs_have_no_prices_before_listing(
+    market: DemoMarket, adj: pd.DataFrame
+) -> None:
+    params = market.truth.etf_params
+    late = params.index[params["construction"] == "late_listing"]
+    assert len(late) == _round_half_up(0.15 * N_ETFS)
+    assert set(late) == set(market.truth.etf_filter_failures["insufficient_history"])
+    first_price = adj[late].apply(pd.Series.first_valid_index)
+    assert_series_equal(
+        first_price, params.loc[late, "first_date"], check_names=False, check_dtype=False
+    )
+    days = adj.index.get_indexer(params.loc[late, "first_date"])
+    assert days.min() == 252 and days.max() == 1197
+    for symbol in late:
+        rows = market.prices.loc[market.prices["symbol"] == symbol, "date"]
+        assert rows.min() == params.loc[symbol, "first_date"]
+    others = params.index[params["construction"] != "late_listing"]
+    assert (params.loc[others, "first_date"] == adj.index[0]).all()
+
+
+def test_constructed_failures_fail_exactly_their_rule(
+    market: DemoMarket, quality: pd.DataFrame
+) -> None:
+    params = market.truth.etf_params
+    rules = list(quality.columns[-5:])
+    shares = {
+        "low_price": 0.03, "late_listing": 0.15, "delisted": 0.02, "sparse": 0.03,
+        "illiquid": 0.10, "gaps": 0.03,
+    }  # fmt: skip
+    counts = params["construction"].value_counts()
+    for construction, share in shares.items():
+        assert counts[construction] == _round_half_up(share * N_ETFS), construction
+    failures = market.truth.etf_filter_failures
+    for symbol, construction in params["construction"].items():
+        failed = {rule for rule in rules if quality.loc[symbol, rule]}
+        if construction in ("leveraged", "inverse"):
+            assert failed <= {"below_min_price"}, (symbol, failed)  # they may decay below $5
+        elif construction in ("", "gaps"):
+            assert failed == set(), (symbol, construction, failed)
+        elif construction == "late_listing":
+            recent = quality.loc[symbol, "history"] < MIN_HISTORY
+            assert failed == ({"insufficient_history"} if recent else set()), symbol
+        else:
+            assert failed == {RULE_OF_CONSTRUCTION[construction]}, (symbol, failed)
+        reason = RULE_OF_CONSTRUCTION.get(construction)
+        for key, symbols in failures.items():
+            assert (symbol in symbols) == (key == reason), (symbol, key)
+    late = params.index[params["construction"] == "late_listing"]
+    assert (quality.loc[late, "history"] < MIN_HISTORY).sum() >= 2
+    # the cheapest constructed low-price fund never reached $5; illiquid ones stay far below $1M
+    low = params.index[params["construction"] == "low_price"]
+    assert (market.prices.loc[market.prices["symbol"].isin(low), "adj_close"] < MIN_PRICE).all()
+    illiquid = params.index[params["construction"] == "illiquid"]
+    assert quality.loc[illiquid, "median_dv"].max() < 0.6 * MIN_DOLLAR_VOLUME
+    liquid = params.index[params["construction"] != "illiquid"]
+    assert quality.loc[liquid, "median_dv"].min() > 2 * MIN_DOLLAR_VOLUME
+    # dollar volume spans orders of magnitude
+    assert quality.loc[params.index, "median_dv"].max() / quality["median_dv"].min() > 1e3
+
+
+def test_universe_filter_reports_the_constructed_reasons(market: DemoMarket) -> None:
+    from analytics_lib.universe import UniverseParams, select_universe
+
+    prices = market.prices
+    adj = prices.pivot(index="date", columns="symbol", values="adj_close")
+    dollar_volume = prices.assign(dv=prices["close"] * prices["volume"]).pivot(
+        index="date", columns="symbol", values="dv"
+    )
+    rules = UniverseParams(
+        min_history_days=MIN_HISTORY,
+        max_missing_fraction=MAX_MISSING,
+        max_stale_days=MAX_STALE,
+        min_price=MIN_PRICE,
+        min_median_dollar_volume=MIN_DOLLAR_VOLUME,
+        dollar_volume_window=VOLUME_WINDOW,
+    )
+    result = select_universe(market.instruments, adj, dollar_volume, rules)
+    reasons = result.quality["reason"]
+    for reason, symbols in market.truth.etf_filter_failures.items():
+        if reason == "insufficient_history":
+            assert set(reasons[list(symbols)]) <= {"insufficient_history", ""}
+        else:
+            assert (reasons[list(symbols)] == reason).all(), reason
+    constructed = set().union(*market.truth.etf_filter_failures.values())
+    passing = [s for s in _universe(market)["symbol"] if s not in constructed]
+    assert (reasons[passing] == "").all()
+    assert len(result.eligible) >= 100
+
+
+def test_universe_missing_days(market: DemoMarket, adj: pd.DataFrame) -> None:
+    params = market.truth.etf_params
+    missing = market.truth.etf_missing
+    assert list(missing.columns) == ["symbol", "date"]
+    assert_frame_equal(missing, missing.sort_values(["symbol", "date"], ignore_index=True))
+    keys = set(zip(market.prices["symbol"], market.prices["date"], strict=True))
+    assert not any((s, d) in keys for s, d in missing.itertuples(index=False))
+    by_symbol = missing.groupby("symbol")["date"].apply(set)
+    for symbol, row in params.iterrows():
+        life = adj.index[adj.index >= row["first_date"]]
+        if pd.notna(row["last_date"]):
+            life = life[life <= row["last_date"]]
+        absent = set(life[adj.loc[life, symbol].isna().to_numpy()])
+        assert absent == by_symbol.get(symbol, set()), symbol
+        if row["construction"] == "gaps":
+            assert len(absent) == 5
+        elif row["construction"] == "sparse":
+            assert 0.18 <= len(absent) / len(life) <= 0.32
+        else:
+            assert not absent, symbol
+    delisted = params[params["construction"] == "delisted"]
+    last_rows = market.prices[market.prices["symbol"].isin(delisted.index)].groupby("symbol")
+    assert_series_equal(
+        last_rows["date"].max(), delisted["last_date"], check_names=False, check_dtype=False
+    )
+
+
+def test_universe_prices_are_valid(market: DemoMarket) -> None:
+    rows = market.prices[market.prices["symbol"].str.fullmatch(UNIVERSE_SYMBOL)]
+    assert (rows["close"] == rows["adj_close"]).all()
+    assert (rows["low"] <= np.minimum(rows["open"], rows["close"])).all()
+    assert (np.maximum(rows["open"], rows["close"]) <= rows["high"]).all()
+    assert (rows[["open", "high", "low", "close"]] > 0).all().all()
+    assert (rows["volume"] > 0).all()
+    first = rows.groupby("symbol")[["date", "adj_close"]].first()
+    params = market.truth.etf_params
+    on_listing = first["date"] == params["first_date"]  # a sparse fund can miss its first day
+    assert on_listing.mean() > 0.9
+    assert_series_equal(
+        first.loc[on_listing, "adj_close"],
+        params.loc[on_listing, "price0"],
+        check_names=False,
+        rtol=1e-12,
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Argument errors
 
 
@@ -516,6 +913,11 @@ def test_demo_portfolio(market: DemoMarket) -> None:
         ({"n_symbols": True}, "n_symbols must be an integer"),
         ({"seed": -1}, "seed must be >= 0"),
         ({"seed": 1.5}, "seed must be an integer"),
+        ({"n_etfs": -1}, "n_etfs must be >= 0"),
+        ({"n_etfs": 5_001}, "n_etfs must be between 0 and 5000"),
+        ({"n_etfs": 200.0}, "n_etfs must be an integer"),
+        ({"n_etfs": True}, "n_etfs must be an integer"),
+        ({"n_etfs": None}, "n_etfs must be an integer"),
     ],
 )
 def test_argument_errors(kwargs: dict[str, object], match: str) -> None:
