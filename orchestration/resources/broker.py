@@ -147,6 +147,10 @@ class Execution:
     price: float
     commission: float | None
     time: dt.datetime
+    currency: str | None = None
+    """Currency of price and commission when the broker says (IB: the contract's)."""
+    account: str | None = None
+    """Account that traded, when the broker says (IB: the execution's account number)."""
 
 
 class Broker(ABC):

@@ -1041,6 +1041,8 @@ def _execution(fill: Any, session_report: Any = None) -> Execution:
         price=float(execution.price),
         commission=commission,
         time=_as_utc(execution.time) or _as_utc(fill.time) or utc_now(),
+        currency=getattr(fill.contract, "currency", "") or None,
+        account=execution.acctNumber or None,
     )
 
 
