@@ -1,8 +1,11 @@
 """Time helpers: the one place that asks for the current time."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from orchestration.constants import MARKET_TIMEZONE
 
 
 def utc_now() -> dt.datetime:
@@ -26,22 +29,14 @@ def aware_utc(value: dt.datetime) -> dt.datetime:
     return naive_utc(value).replace(tzinfo=dt.UTC)
 
 
+def market_today() -> dt.date:
+    """Today's date in New York, the market's time zone."""
+    return dt.datetime.now(ZoneInfo(MARKET_TIMEZONE)).date()
+
+
 def last_weekday(today: dt.date | None = None) -> dt.date:
     """The latest weekday on or before ``today`` (default: the current date)."""
     day = today or dt.date.today()
     while day.weekday() >= 5:
         day -= dt.timedelta(days=1)
     return day
-
-
-def weekdays_between(first: dt.date, last: dt.date) -> int:
-    """Number of weekdays ``d`` with ``first < d <= last`` (0 when ``last <= first``)."""
-    if last <= first:
-        return 0
-    days = (last - first).days
-    weeks, rest = divmod(days, 7)
-    count = weeks * 5
-    for offset in range(1, rest + 1):
-        if (first + dt.timedelta(days=offset)).weekday() < 5:
-            count += 1
-    return count

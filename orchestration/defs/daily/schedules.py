@@ -1,8 +1,9 @@
-"""Schedules: the daily pipeline after the US close."""
+"""Schedules: the daily pipeline after the US close, on NYSE sessions."""
 
 import dagster as dg
 
 from orchestration import constants as c
+from orchestration import market_calendar
 from orchestration.defs.daily.jobs import daily_pipeline
 
 
@@ -11,9 +12,18 @@ from orchestration.defs.daily.jobs import daily_pipeline
     cron_schedule=c.DAILY_PIPELINE_CRON,
     execution_timezone=c.MARKET_TIMEZONE,
     job=daily_pipeline,
-    description="Runs the daily pipeline for the current trading day at 18:30 New York time.",
+    description="Runs the daily pipeline for the current NYSE session at 18:30 New York time; "
+    "skips weekdays the NYSE is closed (they are no trading_days partition).",
 )
-def daily_pipeline_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Request the partition of the tick's own (New York) date."""
-    day = context.scheduled_execution_time.date().isoformat()
-    return dg.RunRequest(run_key=f"{c.DAILY_PIPELINE_JOB}-{day}", partition_key=day)
+def daily_pipeline_schedule(
+    context: dg.ScheduleEvaluationContext,
+) -> dg.RunRequest | dg.SkipReason:
+    """Request the partition of the tick's own (New York) date, or skip a non-session."""
+    day = context.scheduled_execution_time.date()
+    if not market_calendar.is_session(day):
+        return dg.SkipReason(
+            f"{day.isoformat()} is {market_calendar.closure(day)}, not an NYSE session; "
+            f"the next session is {market_calendar.next_session(day).isoformat()}"
+        )
+    key = day.isoformat()
+    return dg.RunRequest(run_key=f"{c.DAILY_PIPELINE_JOB}-{key}", partition_key=key)
