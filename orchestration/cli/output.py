@@ -40,6 +40,17 @@ def print_pairs(pairs: Sequence[tuple[str, object]]) -> None:
         print(f"  {label:<{width}}  {value}")
 
 
+ONE_LINE_CHARACTERS = 500
+
+
+def one_line(text: str, limit: int = ONE_LINE_CHARACTERS) -> str:
+    """``text`` on one line (whitespace collapsed), cut to ``limit`` characters."""
+    line = " ".join(text.split())
+    if len(line) > limit:
+        return line[: limit - 1] + "…"
+    return line
+
+
 def progress(message: str) -> None:
     """A progress line on standard error (standard output carries results only)."""
     print(message, file=sys.stderr, flush=True)

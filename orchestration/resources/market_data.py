@@ -2,22 +2,35 @@
 
 ``DemoMarketData`` serves the deterministic simulated market of :mod:`analytics_lib.simulation`;
 ``CsvMarketData`` serves a directory in the CSV format of DESIGN.md section 4. Both return the
-same normalised frames, validated before anything reaches the database.
+same normalised frames.
+
+A source is read and validated as a whole once per run, when Dagster initializes the resource
+(before any step of the run): every file or payload, and the rules across them. A source that
+fails stops the run before anything is written; every asset of the run then reads the same
+validated :class:`MarketDataSnapshot`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from pydantic import PrivateAttr
 
 from analytics_lib.simulation import DemoMarket, simulate_market
 from orchestration.clock import last_weekday
 from orchestration.defs.market_data import csv_source as market_csv
+from orchestration.defs.market_data.validation import (
+    MarketDataSnapshot,
+    Origins,
+    validate_snapshot,
+)
 
 PRICE_COLUMNS = ["date", "symbol", "open", "high", "low", "close", "adj_close", "volume"]
 INSTRUMENT_COLUMNS = [
@@ -28,14 +41,23 @@ INSTRUMENT_COLUMNS = [
     "market_cap",
     "asset_type",
     "currency",
+    "category",
+    "expense_ratio",
 ]
 BENCHMARK_COLUMNS = ["benchmark", "asof_date", "sector", "weight"]
 HOLDINGS_COLUMNS = ["etf", "asof_date", "symbol", "weight"]
 POSITION_COLUMNS = ["account", "symbol", "quantity", "cost_basis", "currency"]
+RUNS_REMEMBERED = 4
+
+_run_snapshots: OrderedDict[tuple[str, str], MarketDataSnapshot] = OrderedDict()
+_run_lock = threading.Lock()
 
 
 class MarketDataSource(dg.ConfigurableResource, ABC):
-    """Where market data comes from. Every frame is validated before it is returned."""
+    """Where market data comes from. The whole source is validated once per run (in
+    :meth:`setup_for_execution`); the data methods serve that validated snapshot."""
+
+    _snapshot: MarketDataSnapshot | None = PrivateAttr(default=None)
 
     @property
     @abstractmethod
@@ -48,28 +70,65 @@ class MarketDataSource(dg.ConfigurableResource, ABC):
         """True when the data is simulated (the demo market)."""
 
     @abstractmethod
+    def load(self) -> MarketDataSnapshot:
+        """Read every table of the source and validate them as a whole.
+
+        Raises :class:`~orchestration.defs.market_data.validation.MarketDataError` naming the
+        file or payload, line and field of the first problem."""
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Validate the whole source before any step of the run, once per run (a resource
+        nested in another one shares the run's snapshot). Outside a run (a sensor's
+        resources) nothing is read until a table is asked for."""
+        if context.run is None:
+            return
+        key = (context.run.run_id, f"{type(self).__name__}:{self.model_dump_json()}")
+        with _run_lock:
+            snapshot = _run_snapshots.get(key)
+            if snapshot is None:
+                snapshot = self.load()
+                _run_snapshots[key] = snapshot
+                while len(_run_snapshots) > RUNS_REMEMBERED:
+                    _run_snapshots.popitem(last=False)
+        self._snapshot = snapshot
+
+    def snapshot(self) -> MarketDataSnapshot:
+        """The validated source: the run's snapshot, or (outside a run) a fresh one."""
+        if self._snapshot is None:
+            self._snapshot = self.load()
+        return self._snapshot
+
     def instruments(self) -> pd.DataFrame:
         """Columns ``symbol, name, sector, industry, market_cap, asset_type, currency``."""
+        return self.snapshot().instruments.copy()
 
-    @abstractmethod
     def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Daily bars with ``start <= date <= end``; columns as in ``prices.csv``."""
+        return self.snapshot().prices_between(pd.Timestamp(start), pd.Timestamp(end))
 
-    @abstractmethod
     def benchmark_sector_weights(self) -> pd.DataFrame:
         """Columns ``benchmark, asof_date, sector, weight``."""
+        return self.snapshot().benchmark_sector_weights.copy()
 
-    @abstractmethod
     def etf_holdings(self) -> pd.DataFrame:
         """Columns ``etf, asof_date, symbol, weight``."""
+        return self.snapshot().etf_holdings.copy()
 
-    @abstractmethod
     def positions(self) -> pd.DataFrame:
         """Columns ``account, symbol, quantity, cost_basis, currency``."""
+        return self.snapshot().positions.copy()
 
-    @abstractmethod
+    def price_dates(self) -> tuple[dt.date, dt.date] | None:
+        """The first and last date the source has prices for (None when it has none)."""
+        dates = self.snapshot().prices["date"]
+        if dates.empty:
+            return None
+        return pd.Timestamp(dates.min()).date(), pd.Timestamp(dates.max()).date()
+
     def latest_date(self) -> dt.date | None:
         """The newest date the source has prices for (None when it has none)."""
+        span = self.price_dates()
+        return span[1] if span is not None else None
 
 
 @functools.lru_cache(maxsize=4)
@@ -99,45 +158,31 @@ class DemoMarketData(MarketDataSource):
     def _end(self) -> dt.date:
         return dt.date.fromisoformat(self.end_date) if self.end_date else last_weekday()
 
-    def market(self, end: dt.date | None = None) -> DemoMarket:
-        """The simulated market from ``start_date`` through ``end`` (default: the horizon)."""
+    def load(self) -> MarketDataSnapshot:
         start = dt.date.fromisoformat(self.start_date)
-        last = min(end or self._end(), self._end())
-        return _demo_market(start, max(last, start), self.n_symbols, self.seed)
-
-    def instruments(self) -> pd.DataFrame:
-        return self.market().instruments.loc[:, INSTRUMENT_COLUMNS]
-
-    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        if end < dt.date.fromisoformat(self.start_date):
-            return pd.DataFrame(columns=PRICE_COLUMNS)
-        prices = self.market(end).prices
-        dates = prices["date"]
-        window = (dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
-        return prices.loc[window, PRICE_COLUMNS].reset_index(drop=True)
-
-    def benchmark_sector_weights(self) -> pd.DataFrame:
-        return self.market().benchmark_sector_weights.loc[:, BENCHMARK_COLUMNS]
-
-    def etf_holdings(self) -> pd.DataFrame:
-        return self.market().etf_holdings.loc[:, HOLDINGS_COLUMNS]
-
-    def positions(self) -> pd.DataFrame:
-        return self.market().positions.loc[:, POSITION_COLUMNS]
-
-    def latest_date(self) -> dt.date | None:
-        return pd.Timestamp(self.market().prices["date"].max()).date()
+        market = _demo_market(start, max(self._end(), start), self.n_symbols, self.seed)
+        snapshot = MarketDataSnapshot(
+            instruments=market.instruments.loc[:, INSTRUMENT_COLUMNS].reset_index(drop=True),
+            prices=market.prices.loc[:, PRICE_COLUMNS].reset_index(drop=True),
+            benchmark_sector_weights=market.benchmark_sector_weights.loc[
+                :, BENCHMARK_COLUMNS
+            ].reset_index(drop=True),
+            etf_holdings=market.etf_holdings.loc[:, HOLDINGS_COLUMNS].reset_index(drop=True),
+            positions=market.positions.loc[:, POSITION_COLUMNS].reset_index(drop=True),
+            origins=Origins.payloads("demo market"),
+        )
+        return validate_snapshot(snapshot, payloads=True)
 
 
-@functools.lru_cache(maxsize=16)
-def _csv_file(reader_name: str, path: str, mtime_ns: int, size: int) -> pd.DataFrame:
-    reader = getattr(market_csv, reader_name)
-    return reader(Path(path))
+@functools.lru_cache(maxsize=4)
+def _csv_directory(path: str, stamps: tuple[tuple[int, int], ...]) -> MarketDataSnapshot:
+    return market_csv.read_directory(Path(path))
 
 
 class CsvMarketData(MarketDataSource):
     """A directory in the CSV market-data format (prices, instruments, benchmark, holdings,
-    positions). A malformed file raises :class:`~orchestration.market_csv.CsvFormatError`."""
+    positions). A malformed file raises
+    :class:`~orchestration.defs.market_data.validation.CsvFormatError`."""
 
     directory: str
 
@@ -149,31 +194,19 @@ class CsvMarketData(MarketDataSource):
     def simulated(self) -> bool:
         return False
 
-    def _load(self, reader_name: str, filename: str) -> pd.DataFrame:
-        path = Path(self.directory) / filename
-        if not path.is_file():
-            raise market_csv.CsvFormatError(path, None, None, "file not found")
-        stat = path.stat()
-        return _csv_file(reader_name, str(path), stat.st_mtime_ns, stat.st_size).copy()
-
-    def instruments(self) -> pd.DataFrame:
-        return self._load("read_instruments", market_csv.INSTRUMENTS_FILE)
-
-    def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
-        prices = self._load("read_prices", market_csv.PRICES_FILE)
-        dates = prices["date"]
-        window = (dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
-        return prices.loc[window].reset_index(drop=True)
-
-    def benchmark_sector_weights(self) -> pd.DataFrame:
-        return self._load("read_benchmark_sector_weights", market_csv.BENCHMARK_FILE)
-
-    def etf_holdings(self) -> pd.DataFrame:
-        return self._load("read_etf_holdings", market_csv.HOLDINGS_FILE)
-
-    def positions(self) -> pd.DataFrame:
-        return self._load("read_positions", market_csv.POSITIONS_FILE)
-
-    def latest_date(self) -> dt.date | None:
-        dates = self._load("read_prices", market_csv.PRICES_FILE)["date"]
-        return pd.Timestamp(dates.max()).date() if len(dates) else None
+    def load(self) -> MarketDataSnapshot:
+        directory = Path(self.directory)
+        stamps = []
+        for name in (
+            market_csv.INSTRUMENTS_FILE,
+            market_csv.PRICES_FILE,
+            market_csv.BENCHMARK_FILE,
+            market_csv.HOLDINGS_FILE,
+            market_csv.POSITIONS_FILE,
+        ):
+            path = directory / name
+            if not path.is_file():
+                raise market_csv.CsvFormatError(path, None, None, "file not found")
+            stat = path.stat()
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        return _csv_directory(str(directory), tuple(stamps))

@@ -77,7 +77,7 @@ def test_malformed_csv_fails_naming_file_line_and_field_and_writes_nothing(csv_e
     lines[99] = ",".join(fields)
     (data / "prices.csv").write_text("".join(lines))
     capsys.readouterr()
-    assert main(["backfill", "2021-02-01", LAST.isoformat()]) == 1
+    assert main(["backfill", "2021-02-01", LAST.isoformat()]) == 2
     err = capsys.readouterr().err
     assert "prices.csv line 100, field 'close': must be > 0" in err
     after = _stored(database)

@@ -1,6 +1,11 @@
-"""Market data assets: instruments, benchmark sector weights, ETF holdings, daily prices and the
-returns panel. Each loads from the market data source, writes the app database in one
-transaction and returns numeric metadata."""
+"""Market data assets: the run's validated source snapshot, instruments, benchmark sector
+weights, ETF holdings, daily prices and the returns panel.
+
+``market_data_snapshot`` heads every market-data run: the source was validated as a whole when
+the run started (the ``market_data`` resource), and this step checks it against the database
+(no silent removal of stored prices, no empty source, no lost history) before any asset of the
+run writes. Each other asset writes the app database in one transaction from that same
+snapshot and returns numeric metadata."""
 
 import datetime as dt
 
@@ -8,14 +13,21 @@ import dagster as dg
 import pandas as pd
 
 from orchestration import constants as c
-from orchestration.clock import utc_now
+from orchestration import market_calendar
+from orchestration.clock import market_today, utc_now
 from orchestration.defs.market_data import checks
+from orchestration.defs.market_data.removals import (
+    HistoryLostError,
+    check_price_removals,
+    removals_allowed,
+)
+from orchestration.defs.market_data.validation import MarketDataError
 from orchestration.metadata import markdown, source_metadata
 from orchestration.partitions import TRADING_DAYS, partition_dates
 from orchestration.resources.database import Database
 from orchestration.resources.market_data import MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
-from orchestration.storage.bulk import replace_rows
+from orchestration.storage.bulk import read_frame, replace_rows
 from orchestration.storage.models import BenchmarkSectorWeight, EtfHolding, Instrument, Price
 
 
@@ -24,7 +36,106 @@ def _stamp(source: MarketDataSource, column: str) -> dict[str, object]:
     return {"source": source.label, column: utc_now()}
 
 
-@dg.asset(group_name=c.MARKET_DATA, kinds={"sql"})
+HISTORY_EVENTS_CHECKED = 20
+DAILY_PRICES = dg.AssetKey("daily_prices")
+
+
+def _run_range(tags: dict[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The trading days a run covers, from its partition tags (None when unpartitioned)."""
+    if c.RANGE_START_TAG in tags and c.RANGE_END_TAG in tags:
+        return (
+            dt.date.fromisoformat(tags[c.RANGE_START_TAG]),
+            dt.date.fromisoformat(tags[c.RANGE_END_TAG]),
+        )
+    if "dagster/partition" in tags:
+        day = dt.date.fromisoformat(tags["dagster/partition"])
+        return day, day
+    return None
+
+
+def _writes_prices(context: dg.AssetExecutionContext) -> bool:
+    steps = context.run.step_keys_to_execute
+    return steps is None or DAILY_PRICES.to_python_identifier() in steps
+
+
+def _history_lost(context: dg.AssetExecutionContext, database: Database) -> str | None:
+    """Why the app database looks replaced: it holds no prices while the Dagster instance
+    recorded daily_prices materializations with rows (None when it is consistent)."""
+    with database.engine.connect() as connection:
+        stored = read_frame(
+            connection, "SELECT COUNT(*) AS n FROM (SELECT 1 FROM prices LIMIT 1) p"
+        )
+    if int(stored["n"].iloc[0]):
+        return None
+    records = context.instance.fetch_materializations(DAILY_PRICES, limit=HISTORY_EVENTS_CHECKED)
+    for record in records.records:
+        rows = record.asset_materialization.metadata.get("dagster/row_count")
+        if rows is not None and rows.value:
+            return (
+                f"the app database {database.url} holds no prices, but the Dagster instance "
+                f"recorded daily_prices materializations with prices (partition "
+                f"{record.asset_materialization.partition}, run {record.run_id}): the database "
+                "was deleted or replaced; restore it, or start from a fresh Dagster instance "
+                "(DAGSTER_HOME)"
+            )
+    return None
+
+
+@dg.asset(group_name=c.MARKET_DATA)
+def market_data_snapshot(
+    context: dg.AssetExecutionContext, market_data: MarketDataSource, database: Database
+) -> dg.MaterializeResult:
+    """The source this run writes from, validated as a whole before anything is written.
+
+    The ``market_data`` resource read and validated every file (or payload) and the rules
+    across them when the run started. Here the snapshot is checked against the database: the
+    database must not have lost the history the Dagster instance remembers; a run over trading
+    days needs prices in the source for that range (an empty source or a range wholly outside
+    its dates is an error; a session inside it without prices fails ``daily_prices``' check
+    ``prices_present_on_session``); and replacing the range must not delete stored prices the
+    source lacks unless the run was started with ``--allow-removals``. Writes nothing; the
+    metadata describes the snapshot."""
+    lost = _history_lost(context, database)
+    if lost:
+        raise HistoryLostError(lost)
+    snapshot = market_data.snapshot()
+    span = market_data.price_dates()
+    days = _run_range(context.run.tags)
+    allowed = removals_allowed(context.run.tags)
+    removals = 0
+    if days is not None and _writes_prices(context):
+        first, last = days
+        frame = snapshot.prices_between(pd.Timestamp(first), pd.Timestamp(last))
+        if span is None:
+            raise MarketDataError(
+                f"{snapshot.origins.prices.name} has no rows: the source is empty, so the run "
+                f"over {first.isoformat()} … {last.isoformat()} has no prices to write"
+            )
+        if frame.empty and (last < span[0] or first > span[1]):
+            raise MarketDataError(
+                f"{snapshot.origins.prices.name} has prices from {span[0].isoformat()} to "
+                f"{span[1].isoformat()}, none for the run's range "
+                f"{first.isoformat()} … {last.isoformat()}"
+            )
+        with database.engine.connect() as connection:
+            removals = check_price_removals(connection, frame, first, last, allowed=allowed)
+    return dg.MaterializeResult(
+        metadata={
+            **source_metadata(market_data),
+            "instruments": len(snapshot.instruments),
+            "price_rows": len(snapshot.prices),
+            "first_price_date": span[0].isoformat() if span else "none",
+            "last_price_date": span[1].isoformat() if span else "none",
+            "benchmark_rows": len(snapshot.benchmark_sector_weights),
+            "etf_holding_rows": len(snapshot.etf_holdings),
+            "positions": len(snapshot.positions),
+            "removals_allowed": allowed,
+            "stored_rows_to_remove": removals,
+        }
+    )
+
+
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
 def instruments(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
     """Symbols with name, GICS sector, industry, market cap, asset type and currency."""
     frame = market_data.instruments()
@@ -50,7 +161,7 @@ def instruments(market_data: MarketDataSource, database: Database) -> dg.Materia
     )
 
 
-@dg.asset(group_name=c.MARKET_DATA, kinds={"sql"})
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
 def benchmark_sector_weights(
     market_data: MarketDataSource, database: Database
 ) -> dg.MaterializeResult:
@@ -74,7 +185,7 @@ def benchmark_sector_weights(
     )
 
 
-@dg.asset(group_name=c.MARKET_DATA, kinds={"sql"})
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
 def etf_holdings(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
     """Holdings of each ETF by ``asof_date`` (weights of the fund; cash excluded)."""
     frame = market_data.etf_holdings()
@@ -100,7 +211,7 @@ class DailyPricesConfig(dg.Config):
     """Thresholds of the price checks."""
 
     min_coverage: float = c.DEFAULT_MIN_COVERAGE
-    max_stale_weekdays: int = c.DEFAULT_MAX_STALE_WEEKDAYS
+    max_stale_sessions: int = c.DEFAULT_MAX_STALE_SESSIONS
 
 
 def _record_days(
@@ -109,8 +220,8 @@ def _record_days(
     days: list[dt.date],
     coverage: pd.DataFrame,
 ) -> None:
-    """Per-partition figures of a range run (rows, symbols, coverage, holiday), so the UI plots
-    each day's own numbers instead of the run's totals copied into every partition."""
+    """Per-partition figures of a range run (rows, symbols, coverage), so the UI plots each
+    session's own numbers instead of the run's totals copied into every partition."""
     dates = frame["date"].dt.date
     rows = dates.value_counts()
     symbols = frame.groupby(dates)["symbol"].nunique()
@@ -120,8 +231,7 @@ def _record_days(
             {
                 "dagster/row_count": int(rows.get(day, 0)),
                 "symbols": int(symbols.get(day, 0)),
-                "coverage": float(covered.get(day, float("nan"))),
-                "market_holiday": day not in rows.index,
+                "coverage": float(covered[day]),
             },
             partition_key=day.isoformat(),
         )
@@ -131,13 +241,40 @@ def _record_days(
     group_name=c.MARKET_DATA,
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=[instruments],
+    deps=[market_data_snapshot, instruments],
     kinds={"sql"},
     check_specs=[
-        dg.AssetCheckSpec(c.PRICES_UNIQUE_KEYS, asset="daily_prices", blocking=True),
-        dg.AssetCheckSpec(c.PRICES_POSITIVE_CLOSES, asset="daily_prices", blocking=True),
-        dg.AssetCheckSpec(c.PRICES_COVER_UNIVERSE, asset="daily_prices"),
-        dg.AssetCheckSpec(c.PRICES_FRESH, asset="daily_prices"),
+        dg.AssetCheckSpec(
+            c.PRICES_PRESENT_ON_SESSION,
+            asset="daily_prices",
+            blocking=True,
+            description="Every NYSE session of the run's dates has prices: a session without "
+            "any bar (a file or payload that never arrived) fails, naming the date.",
+        ),
+        dg.AssetCheckSpec(
+            c.PRICES_UNIQUE_KEYS,
+            asset="daily_prices",
+            blocking=True,
+            description="No (symbol, date) appears twice in the run's dates.",
+        ),
+        dg.AssetCheckSpec(
+            c.PRICES_POSITIVE_CLOSES,
+            asset="daily_prices",
+            blocking=True,
+            description="Every close (and adjusted close, where known) is greater than 0.",
+        ),
+        dg.AssetCheckSpec(
+            c.PRICES_COVER_UNIVERSE,
+            asset="daily_prices",
+            description="Warns when fewer than 95 % of the symbols that traded in the last 10 "
+            "NYSE sessions are priced on a session.",
+        ),
+        dg.AssetCheckSpec(
+            c.PRICES_FRESH,
+            asset="daily_prices",
+            description="Warns when the newest price is more than 3 NYSE sessions older than "
+            "the latest session (New York time).",
+        ),
     ],
 )
 def daily_prices(
@@ -146,20 +283,22 @@ def daily_prices(
     market_data: MarketDataSource,
     database: Database,
 ) -> dg.MaterializeResult:
-    """Daily bars (``prices`` table). The partitions of a run are replaced in one transaction;
-    a weekday without any bar (a market holiday) is an empty partition, recorded as such."""
+    """Daily bars (``prices`` table), one partition per NYSE session. The partitions of a run
+    are replaced in one transaction. A session without any bar is an error (blocking check
+    ``prices_present_on_session`` names the date), never a holiday: holidays are no partition.
+    A replacement that would delete stored prices the source lacks fails (and writes nothing)
+    unless the run was started with ``--allow-removals``."""
     days = partition_dates(context.partition_keys)
     first, last = days[0], days[-1]
     frame = market_data.prices(first, last)
-    in_partitions = frame["date"].dt.date.isin(set(days))
-    outside = int((~in_partitions).sum())
-    frame = frame.loc[in_partitions]
     table = Price.__table__
+    allowed = removals_allowed(context.run.tags)
 
     def progress(done: int, total: int) -> None:
         context.log.info(f"daily_prices: wrote {done:,} of {total:,} rows")
 
     with database.transaction() as connection:
+        removed = check_price_removals(connection, frame, first, last, allowed=allowed)
         replace_rows(
             connection,
             table,
@@ -170,7 +309,7 @@ def daily_prices(
             progress=progress,
         )
     per_day = frame.groupby(frame["date"].dt.date).size()
-    holidays = [d for d in days if d not in per_day.index]
+    unpriced = [d for d in days if d not in per_day.index]
     coverage = checks.universe_coverage(database, first, last)
     latest = coverage.iloc[-1] if not coverage.empty else None
     if len(days) > 1:
@@ -179,26 +318,24 @@ def daily_prices(
         **source_metadata(market_data),
         "dagster/row_count": len(frame),
         "partitions": len(days),
-        "trading_days": len(per_day),
-        "holidays": len(holidays),
-        "holiday_dates": ", ".join(d.isoformat() for d in holidays[-20:]) or "none",
+        "sessions_without_prices": len(unpriced),
         "symbols": int(frame["symbol"].nunique()),
-        "rows_outside_partitions_ignored": outside,
+        "removals_allowed": allowed,
+        "stored_rows_removed": removed,
         "coverage": float(latest["coverage"]) if latest is not None else 0.0,
         "min_coverage_in_range": float(coverage["coverage"].min()) if len(coverage) else 0.0,
     }
-    if len(days) == 1 and holidays:
-        context.log.info(f"{first.isoformat()} has no prices: recorded as a market holiday")
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
+            checks.prices_present_on_session(set(per_day.index), first, last),
             checks.prices_unique_keys(database, first, last),
             checks.prices_positive_closes(database, first, last),
             checks.prices_cover_universe(database, first, last, config.min_coverage),
             checks.prices_fresh(
                 database,
-                dt.date.fromisoformat(context.assets_def.partitions_def.get_last_partition_key()),
-                config.max_stale_weekdays,
+                market_calendar.latest_session(market_today()),
+                config.max_stale_sessions,
             ),
         ],
     )
@@ -209,7 +346,14 @@ def daily_prices(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[daily_prices],
-    check_specs=[dg.AssetCheckSpec(c.RETURNS_FINITE, asset="returns_panel", blocking=True)],
+    check_specs=[
+        dg.AssetCheckSpec(
+            c.RETURNS_FINITE,
+            asset="returns_panel",
+            blocking=True,
+            description="Every value of the filtered returns panel is finite or missing (no ±inf).",
+        )
+    ],
 )
 def returns_panel(context: dg.AssetExecutionContext, panels: ReturnsPanels) -> dg.MaterializeResult:
     """Dates x symbols simple returns of adjusted closes over the lookback window ending at the

@@ -15,12 +15,13 @@ import pandas as pd
 
 from analytics_lib.returns import ReturnsPanelResult
 from orchestration import constants as c
-from orchestration.clock import weekdays_between
+from orchestration import market_calendar
 from orchestration.metadata import table_text as _md
 from orchestration.resources.database import Database
 from orchestration.storage.bulk import read_price_window
 
 COVERAGE_MEMORY = 10
+SHOWN_SESSIONS = 10
 
 
 def prices_unique_keys(database: Database, start: dt.date, end: dt.date) -> dg.AssetCheckResult:
@@ -57,29 +58,53 @@ def prices_positive_closes(database: Database, start: dt.date, end: dt.date) -> 
     )
 
 
-def universe_coverage(database: Database, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Per price date in ``[start, end]``: symbols priced, symbols expected, coverage.
+def prices_present_on_session(
+    priced: set[dt.date], start: dt.date, end: dt.date
+) -> dg.AssetCheckResult:
+    """Every NYSE session between ``start`` and ``end`` is one of the ``priced`` dates.
 
-    A symbol is expected on day ``d`` when it has a price on ``d`` or on any of the
-    ``COVERAGE_MEMORY`` price dates before it, so a symbol that traded recently and is missing
-    today counts as missing, a new listing counts from its first day and a delisted symbol
-    stops counting after ``COVERAGE_MEMORY`` days. Days without any price (market holidays)
-    are not listed.
-    """
-    earlier = database.read_frame(
-        "SELECT date FROM (SELECT DISTINCT date FROM prices WHERE date < :start) AS d "
-        "ORDER BY date DESC LIMIT :n",
-        {"start": start, "n": COVERAGE_MEMORY},
+    A session without any bar is missing data (a file or payload that never arrived), never a
+    holiday: the check fails naming the dates. Half days are sessions like any other."""
+    sessions = market_calendar.sessions(start, end)
+    missing = [day for day in sessions.date if day not in priced]
+    shown = ", ".join(day.isoformat() for day in missing[:SHOWN_SESSIONS])
+    if len(missing) > SHOWN_SESSIONS:
+        shown += f" and {len(missing) - SHOWN_SESSIONS} more"
+    return dg.AssetCheckResult(
+        check_name=c.PRICES_PRESENT_ON_SESSION,
+        passed=not missing,
+        description=(
+            f"no prices on NYSE session(s) {shown}: the source lacks those days' bars"
+            if missing
+            else f"every NYSE session from {start.isoformat()} to {end.isoformat()} has prices"
+        ),
+        metadata={
+            "sessions_checked": len(sessions),
+            "sessions_without_prices": len(missing),
+            "missing_sessions": shown or "none",
+        },
     )
-    first = pd.Timestamp(earlier["date"].min()).date() if not earlier.empty else start
+
+
+def universe_coverage(database: Database, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per NYSE session in ``[start, end]``: symbols priced, symbols expected, coverage.
+
+    A symbol is expected on session ``d`` when it has a price on ``d`` or on any of the
+    ``COVERAGE_MEMORY`` sessions before it, so a symbol that traded recently and is missing
+    today counts as missing, a new listing counts from its first day and a delisted symbol
+    stops counting after ``COVERAGE_MEMORY`` sessions. A session without any price has
+    coverage 0.
+    """
+    earlier = market_calendar.sessions(market_calendar.FIRST_DATE, start - dt.timedelta(days=1))
+    first = earlier[-COVERAGE_MEMORY:][0].date() if len(earlier) else start
     with database.engine.connect() as connection:
         long = read_price_window(connection, first, end)
-    if long.empty:
-        return pd.DataFrame(columns=["date", "priced", "expected", "coverage"])
-    dates = pd.DatetimeIndex(np.sort(long["date"].unique()))
+    dates = market_calendar.sessions(first, end)
     symbols = pd.Index(np.sort(long["symbol"].unique()))
     present = np.zeros((len(dates), len(symbols)), dtype=np.int32)
-    present[dates.get_indexer(long["date"]), symbols.get_indexer(long["symbol"])] = 1
+    at = dates.get_indexer(pd.DatetimeIndex(long["date"]))
+    on_session = at >= 0  # rows an older version stored on a day that is no session
+    present[at[on_session], symbols.get_indexer(long["symbol"])[on_session]] = 1
     running = np.vstack([np.zeros((1, len(symbols)), dtype=np.int32), present.cumsum(axis=0)])
     rows = np.arange(len(dates))
     window = running[rows + 1] - running[np.maximum(rows - COVERAGE_MEMORY, 0)]
@@ -99,7 +124,7 @@ def universe_coverage(database: Database, start: dt.date, end: dt.date) -> pd.Da
 def prices_cover_universe(
     database: Database, start: dt.date, end: dt.date, min_coverage: float
 ) -> dg.AssetCheckResult:
-    """On every trading day in the range, at least ``min_coverage`` of the universe is priced."""
+    """On every NYSE session in the range, at least ``min_coverage`` of the universe is priced."""
     coverage = universe_coverage(database, start, end)
     short = coverage.loc[coverage["coverage"] < min_coverage]
     lowest = float(coverage["coverage"].min()) if not coverage.empty else 1.0
@@ -118,22 +143,23 @@ def prices_cover_universe(
 
 
 def prices_fresh(
-    database: Database, expected: dt.date, max_stale_weekdays: int
+    database: Database, expected: dt.date, max_stale_sessions: int
 ) -> dg.AssetCheckResult:
-    """The newest price is at most ``max_stale_weekdays`` weekdays older than ``expected``."""
+    """The newest price is at most ``max_stale_sessions`` NYSE sessions older than
+    ``expected`` (a holiday weekend costs nothing)."""
     frame = database.read_frame("SELECT MAX(date) AS latest FROM prices")
     raw = frame["latest"].iloc[0] if not frame.empty else None
     latest = pd.Timestamp(raw).date() if raw is not None and not pd.isna(raw) else None
-    stale = weekdays_between(latest, expected) if latest is not None else None
+    stale = market_calendar.sessions_between(latest, expected) if latest is not None else None
     return dg.AssetCheckResult(
         check_name=c.PRICES_FRESH,
-        passed=stale is not None and stale <= max_stale_weekdays,
+        passed=stale is not None and stale <= max_stale_sessions,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "latest_price_date": latest.isoformat() if latest else "none",
             "expected_date": expected.isoformat(),
-            "stale_weekdays": stale if stale is not None else -1,
-            "max_stale_weekdays": max_stale_weekdays,
+            "stale_sessions": stale if stale is not None else -1,
+            "max_stale_sessions": max_stale_sessions,
         },
     )
 

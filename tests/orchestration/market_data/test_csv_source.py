@@ -49,6 +49,25 @@ def test_good_prices_parse_with_types(tmp_path):
         ("2024-01-04,AAA,1,1,2,1,1,1\n", 5, "low", "low 2.0 is above high 1.0"),
         ("2024-01-04,AAA,1,1,1,1,inf,1\n", 5, "adj_close", "not a number"),
         ("2024-01-02,AAA,1,1,1,1,1,1\n", 5, "symbol", "duplicate key.*first seen on line 2"),
+        (
+            "2024-01-15,AAA,1,1,1,1,1,1\n",
+            5,
+            "date",
+            r"not a trading session: 2024-01-15 is an NYSE holiday \(Dr. Martin Luther King",
+        ),
+        (
+            "2024-07-04,AAA,1,1,1,1,1,1\n",
+            5,
+            "date",
+            r"not a trading session: 2024-07-04 is an NYSE holiday",
+        ),
+        (
+            "2024-01-06,AAA,1,1,1,1,1,1\n",
+            5,
+            "date",
+            r"not a trading session: 2024-01-06 is a weekend day \(Saturday\)",
+        ),
+        ("1950-01-03,AAA,1,1,1,1,1,1\n", 5, "date", "outside the NYSE calendar"),
     ],
 )
 def test_malformed_price_rows_name_file_line_and_field(tmp_path, row, line, field, problem):
@@ -131,3 +150,28 @@ def test_real_fixtures_parse_completely(directory):
     market_csv.read_etf_holdings(directory / "etf_holdings.csv")
     positions = market_csv.read_positions(directory / "positions.csv")
     assert set(positions["symbol"]) <= set(prices["symbol"])
+
+
+def test_instruments_may_carry_category_and_expense_ratio(tmp_path):
+    path = tmp_path / "instruments.csv"
+    path.write_text(
+        "symbol,name,sector,industry,market_cap,asset_type,currency,category,expense_ratio\n"
+        "AAA,A fund,,,,etf,USD,US Large Cap,0.0009\n"
+        "BBB,B corp,Energy,Oil,1e9,stock,USD,,\n"
+    )
+    frame = market_csv.read_instruments(path)
+    assert frame["category"].iloc[0] == "US Large Cap" and pd.isna(frame["category"].iloc[1])
+    assert frame["expense_ratio"].iloc[0] == 0.0009 and pd.isna(frame["expense_ratio"].iloc[1])
+    old = tmp_path / "old" / "instruments.csv"
+    old.parent.mkdir()
+    old.write_text(
+        "symbol,name,sector,industry,market_cap,asset_type,currency\nAAA,A fund,,,,etf,USD\n"
+    )
+    legacy = market_csv.read_instruments(old)
+    assert legacy["category"].isna().all() and legacy["expense_ratio"].isna().all()
+    path.write_text(
+        "symbol,name,sector,industry,market_cap,asset_type,currency,expense_ratio\n"
+        "AAA,A fund,,,,etf,USD,1.5\n"
+    )
+    with pytest.raises(CsvFormatError, match=r"line 2, field 'expense_ratio'"):
+        market_csv.read_instruments(path)
