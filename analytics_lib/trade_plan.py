@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_CASH_RESERVE",
     "DEFAULT_MIN_TRADE_VALUE",
     "LEG_COLUMNS",
+    "MAX_LEG_SHARES",
     "PLAN_COLUMNS",
     "SHARE_ROUNDING_RTOL",
     "TRADE_ACTIONS",
@@ -100,6 +101,11 @@ class TradeLegs:
     omitted: tuple[str, ...]
     leftover_cash: float
     warnings: tuple[str, ...]
+
+
+MAX_LEG_SHARES: Final = 2**53
+"""Largest share count of one leg: beyond it whole numbers are not exact floats (and a leg's
+count could no longer be stored as a 64-bit integer safely)."""
 
 
 def _whole_shares(amount: FloatArray) -> FloatArray:
@@ -207,7 +213,8 @@ def basket_trade_legs(
         Unknown action; non-positive or non-finite value; weights empty, non-finite,
         negative or not summing to 1; missing or non-positive prices (tickers named);
         holdings negative, non-finite or fractional (tickers named); ``"sell"`` without
-        holdings or with no basket holdings at all.
+        holdings or with no basket holdings at all; a leg of more than ``MAX_LEG_SHARES``
+        (2**53) shares (tickers named).
 
     Notes
     -----
@@ -282,6 +289,12 @@ def basket_trade_legs(
         leftover = amount - math.fsum(target_shares * p)
 
     quantity = np.abs(signed)
+    oversized = [label for label, q in zip(labels, quantity, strict=True) if q > MAX_LEG_SHARES]
+    if oversized:
+        raise AnalyticsError(
+            f"value {amount:g} needs more than {MAX_LEG_SHARES:,} shares (2**53, the "
+            f"largest exact whole number) for: {', '.join(oversized)}"
+        )
     traded = quantity > 0
     legs = pd.DataFrame(
         {

@@ -49,6 +49,7 @@ __all__ = [
     "mse_loss",
     "qlike_loss",
     "realized_volatility",
+    "rolling_har_forecast",
     "rolling_realized_volatility",
     "volatility_percentile",
     "volatility_trend",
@@ -425,56 +426,96 @@ class _HarArrays:
                 gram[:, i, j] = gram[:, j, i] = np.einsum("ts,ts->s", xs[i], xs[j])
         cross = np.stack([np.einsum("ts,ts->s", x, cy) for x in xs], axis=1)
         syy = np.einsum("ts,ts->s", cy, cy)
-
-        status = np.full(n_cols, _OK, dtype=np.int8)
-        scale = np.sqrt(np.einsum("sii->si", gram))
-        fit_ok = n >= min_obs
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr = gram / (scale[:, :, None] * scale[:, None, :])
-        usable = fit_ok & (scale > 0.0).all(axis=1) & (syy > 0.0)
-        eig_min = np.full(n_cols, -1.0)
-        if usable.any():
-            eig_min[usable] = np.linalg.eigvalsh(corr[usable])[:, 0]
-        solvable = usable & (eig_min > _DEGENERATE_EIGENVALUE)
-        status[fit_ok & ~solvable] = _DEGENERATE
-        status[~fit_ok] = _INSUFFICIENT
-
-        slopes = np.full((n_cols, 3), np.nan)
-        if solvable.any():
-            rhs = cross[solvable] / scale[solvable]
-            z = np.linalg.solve(corr[solvable], rhs[:, :, None])[:, :, 0]
-            slopes[solvable] = z / scale[solvable]
-        intercept = means[3] - (slopes * np.stack(means[:3], axis=1)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r_squared = np.clip((slopes * cross).sum(axis=1) / syy, 0.0, 1.0)
-        r_squared[~solvable] = np.nan
-        intercept[~solvable] = np.nan
-
         comp = np.stack([self.daily[origin], self.weekly[origin], self.monthly[origin]], axis=1)
-        has_components = np.isfinite(comp).all(axis=1)
-        status[solvable & ~has_components] = _MISSING
-        ok = status == _OK
-        raw = intercept + (slopes * comp).sum(axis=1)
-        raw[~ok] = np.nan
         sample_min = np.where(sample, y, np.inf).min(axis=0, initial=np.inf)
-        vol, capped, reason = _cap_forecast(raw, ok, min_vol, max_vol, comp[:, 2], sample_min)
-        return {
-            "forecast_variance": vol * vol / TRADING_DAYS_PER_YEAR,
-            "forecast_vol": vol,
-            "forecast_variance_raw": raw,
-            "capped": capped,
-            "cap_reason": reason,
-            "beta_0": intercept,
-            "beta_1": slopes[:, 0],
-            "beta_2": slopes[:, 1],
-            "beta_3": slopes[:, 2],
-            "r_squared": r_squared,
-            "observations": n.astype(np.int64),
-            "rv_daily": comp[:, 0],
-            "rv_weekly": comp[:, 1],
-            "rv_monthly": comp[:, 2],
-            "status": status,
-        }
+        moments = _HarMoments(n, np.stack(means, axis=1), gram, cross, syy, sample_min)
+        return _har_solution(moments, comp, min_obs, min_vol, max_vol)[0]
+
+
+class _HarMoments:
+    """Centred sums of the HAR regression sample of each cell (leading axis: cells).
+
+    ``means`` holds the sample means of (daily, weekly, monthly, target), ``gram`` the centred
+    cross products of the three regressors, ``cross`` their centred products with the target,
+    ``syy`` the target's centred sum of squares and ``sample_min`` the smallest target.
+    """
+
+    __slots__ = ("cross", "gram", "means", "n", "sample_min", "syy")
+
+    def __init__(
+        self,
+        n: IntArray,
+        means: FloatArray,
+        gram: FloatArray,
+        cross: FloatArray,
+        syy: FloatArray,
+        sample_min: FloatArray,
+    ) -> None:
+        self.n = n
+        self.means = means
+        self.gram = gram
+        self.cross = cross
+        self.syy = syy
+        self.sample_min = sample_min
+
+
+def _har_solution(
+    moments: _HarMoments, comp: FloatArray, min_obs: int, min_vol: float, max_vol: float
+) -> tuple[dict[str, Any], FloatArray]:
+    """Coefficients, status and capped forecast of every cell from its sample moments and its
+    components at the origin ``comp`` (cells x (daily, weekly, monthly)), and the smallest
+    eigenvalue of each cell's regressor correlation matrix (-1 where there was none to solve).
+    """
+    n, gram, cross, syy = moments.n, moments.gram, moments.cross, moments.syy
+    n_cols = n.shape[0]
+    status = np.full(n_cols, _OK, dtype=np.int8)
+    scale = np.sqrt(np.einsum("sii->si", gram))
+    fit_ok = n >= min_obs
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = gram / (scale[:, :, None] * scale[:, None, :])
+    usable = fit_ok & (scale > 0.0).all(axis=1) & (syy > 0.0)
+    eig_min = np.full(n_cols, -1.0)
+    if usable.any():
+        eig_min[usable] = np.linalg.eigvalsh(corr[usable])[:, 0]
+    solvable = usable & (eig_min > _DEGENERATE_EIGENVALUE)
+    status[fit_ok & ~solvable] = _DEGENERATE
+    status[~fit_ok] = _INSUFFICIENT
+
+    slopes = np.full((n_cols, 3), np.nan)
+    if solvable.any():
+        rhs = cross[solvable] / scale[solvable]
+        z = np.linalg.solve(corr[solvable], rhs[:, :, None])[:, :, 0]
+        slopes[solvable] = z / scale[solvable]
+    intercept = moments.means[:, 3] - (slopes * moments.means[:, :3]).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_squared = np.clip((slopes * cross).sum(axis=1) / syy, 0.0, 1.0)
+    r_squared[~solvable] = np.nan
+    intercept[~solvable] = np.nan
+
+    has_components = np.isfinite(comp).all(axis=1)
+    status[solvable & ~has_components] = _MISSING
+    ok = status == _OK
+    raw = intercept + (slopes * comp).sum(axis=1)
+    raw[~ok] = np.nan
+    vol, capped, reason = _cap_forecast(raw, ok, min_vol, max_vol, comp[:, 2], moments.sample_min)
+    result = {
+        "forecast_variance": vol * vol / TRADING_DAYS_PER_YEAR,
+        "forecast_vol": vol,
+        "forecast_variance_raw": raw,
+        "capped": capped,
+        "cap_reason": reason,
+        "beta_0": intercept,
+        "beta_1": slopes[:, 0],
+        "beta_2": slopes[:, 1],
+        "beta_3": slopes[:, 2],
+        "r_squared": r_squared,
+        "observations": n.astype(np.int64),
+        "rv_daily": comp[:, 0],
+        "rv_weekly": comp[:, 1],
+        "rv_monthly": comp[:, 2],
+        "status": status,
+    }
+    return result, eig_min
 
 
 def _cap_forecast(
@@ -643,6 +684,256 @@ def _origin_position(index: pd.DatetimeIndex, as_of: object | None) -> int:
     if stamp not in index:
         raise AnalyticsError(f"as_of {stamp.date().isoformat()} is not a date of returns")
     return int(index.get_loc(stamp))
+
+
+_PAIRS: Final[tuple[tuple[int, int], ...]] = (
+    (0, 0),
+    (0, 1),
+    (0, 2),
+    (1, 1),
+    (1, 2),
+    (2, 2),
+    (0, 3),
+    (1, 3),
+    (2, 3),
+    (3, 3),
+)
+"""Products of (daily, weekly, monthly, target) whose window sums the rolling HAR needs."""
+_HAR_DTYPES: Final[dict[str, type]] = {
+    "capped": np.bool_,
+    "cap_reason": np.int8,
+    "observations": np.int64,
+    "status": np.int8,
+}
+"""Columns of :data:`HAR_COLUMNS` that are not float64 (before the categoricals)."""
+_HAR_REFIT_BELOW: Final = 1e-3
+"""Rounding of a rolling cell's window sums is amplified by 1/r (r: the smallest fraction of a
+term's cumulative sum of squares its centred window sum retains; cancellation) and then by
+1/λ (λ: the smallest eigenvalue of the regressors' correlation matrix; collinearity). A cell
+with r·λ below this bound, which would differ from the exact fit by more than ~1e-12 relative,
+is refitted exactly from its window, as is every cell without a usable design (λ = -1)."""
+
+
+class _RollingHar:
+    """Cumulative sums of the shifted HAR terms of a (block of a) panel: the regression moments
+    of any window of rows are two look-ups; the smallest target of a window is a sparse-table
+    range-minimum query."""
+
+    def __init__(self, values: FloatArray, horizon: int) -> None:
+        arrays = _HarArrays(values, horizon)
+        terms = (arrays.daily, arrays.weekly, arrays.monthly, arrays.target)
+        sample = np.isfinite(terms[0])
+        for term in terms[1:]:
+            sample &= np.isfinite(term)
+        n_rows, n_cols = sample.shape
+        safe_total = np.maximum(sample.sum(axis=0), 1)
+        # per-column shifts (sample means): a numerical device only, OLS is shift invariant
+        self.shift = np.stack(
+            [np.where(sample, term, 0.0).sum(axis=0) / safe_total for term in terms], axis=1
+        )
+        shifted = np.stack([np.where(sample, terms[k] - self.shift[:, k], 0.0) for k in range(4)])
+        # cum[q, r] = sum over rows < r of quantity q: count, 4 terms, then the _PAIRS products
+        cum = np.zeros((5 + len(_PAIRS), n_rows + 1, n_cols))
+        cum[0, 1:] = sample
+        cum[1:5, 1:] = shifted
+        for q, (i, j) in enumerate(_PAIRS):
+            np.multiply(shifted[i], shifted[j], out=cum[5 + q, 1:])
+        np.cumsum(cum, axis=1, out=cum)
+        self.cum = cum
+        self.arrays = arrays
+        # minima[k][r] = smallest sample target on rows r .. r + 2**k - 1
+        minima = [np.where(sample, arrays.target, np.inf)]
+        while 2 ** len(minima) <= n_rows:
+            half = 2 ** (len(minima) - 1)
+            minima.append(np.minimum(minima[-1][:-half], minima[-1][half:]))
+        self.minima = minima
+
+    def window_min(self, lo: IntArray, hi: IntArray) -> FloatArray:
+        """Smallest sample target on rows lo .. hi of each as-of date (inf when empty)."""
+        empty = hi < lo
+        length = np.where(empty, 1, hi - lo + 1)
+        level = np.floor(np.log2(length)).astype(np.int64)
+        out = np.full((lo.size, self.cum.shape[2]), np.inf)
+        for k in np.unique(level[~empty]):
+            dates = np.flatnonzero(~empty & (level == k))
+            table = self.minima[k]
+            out[dates] = np.minimum(table[lo[dates]], table[hi[dates] - 2**k + 1])
+        return out
+
+    def moments(
+        self, rows: IntArray, starts: IntArray
+    ) -> tuple[_HarMoments, FloatArray, FloatArray]:
+        """Sample moments (cells = dates x columns, date-major) of the fits at origins ``rows``
+        whose windows begin at ``starts``, with the origins' components and the centred sums of
+        squares relative to the cumulative sums they came from (small = digits lost)."""
+        n_rows = self.cum.shape[1] - 1
+        horizon = self.arrays.horizon
+        lo = np.minimum(starts + HAR_MONTH - 1, n_rows)
+        hi = rows - horizon
+        upper = np.maximum(np.minimum(hi + 1, n_rows), lo)
+        sums = self.cum[:, upper] - self.cum[:, lo]
+        n_dates, n_cols = sums.shape[1:]
+        n = np.rint(sums[0]).astype(np.int64)
+        inv_n = 1.0 / np.maximum(n, 1)
+        firsts = sums[1:5]
+        centred = {
+            pair: sums[5 + q] - firsts[pair[0]] * firsts[pair[1]] * inv_n
+            for q, pair in enumerate(_PAIRS)
+        }
+        for k in range(4):  # rounding may leave a (near-)zero sum of squares slightly negative
+            np.maximum(centred[(k, k)], 0.0, out=centred[(k, k)])
+        gram = np.empty((n_dates, n_cols, 3, 3))
+        for i, j in _PAIRS[:6]:
+            gram[:, :, i, j] = gram[:, :, j, i] = centred[(i, j)]
+        cross = np.stack([centred[(i, 3)] for i in range(3)], axis=-1)
+        means = np.moveaxis(firsts * inv_n, 0, -1) + self.shift
+        magnitude = np.stack([self.cum[5 + q, upper] for q in (0, 3, 5, 9)], axis=-1)
+        diagonal = np.stack([centred[(k, k)] for k in range(4)], axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            retained = (diagonal / magnitude).min(axis=-1)
+        length = rows - starts + 1
+        comp = np.stack(
+            [
+                self.arrays.daily[rows],
+                np.where((length >= HAR_WEEK)[:, None], self.arrays.weekly[rows], np.nan),
+                np.where((length >= HAR_MONTH)[:, None], self.arrays.monthly[rows], np.nan),
+            ],
+            axis=-1,
+        )
+        moments = _HarMoments(
+            n.ravel(),
+            means.reshape(-1, 4),
+            gram.reshape(-1, 3, 3),
+            cross.reshape(-1, 3),
+            centred[(3, 3)].ravel(),
+            self.window_min(lo, hi).ravel(),
+        )
+        return moments, comp.reshape(-1, 3), retained.ravel()
+
+
+def rolling_har_forecast(
+    returns: ReturnsPanel,
+    *,
+    as_of_dates: Iterable[object] | None = None,
+    horizon: int = DEFAULT_HORIZON,
+    min_observations: int = DEFAULT_HAR_MIN_OBSERVATIONS,
+    max_history: int | None = None,
+    min_vol: float = DEFAULT_MIN_VOL,
+    max_vol: float = DEFAULT_MAX_VOL,
+) -> pd.DataFrame:
+    """HAR forecasts of every symbol at many forecast origins at once (long format).
+
+    Parameters
+    ----------
+    returns
+        Returns panel (dates x symbols, simple returns, ``NaN`` = missing).
+    as_of_dates
+        Forecast origins, dates of ``returns.index`` (any order, no duplicates); default
+        every row.
+    horizon, min_observations, max_history, min_vol, max_vol
+        As in :func:`har_forecast`.
+
+    Returns
+    -------
+    DataFrame
+        Long frame with columns ``date``, ``symbol`` (categorical over the panel's columns) and
+        then :data:`HAR_COLUMNS`; one row per (origin, symbol), sorted by date and then by the
+        panel's column order, on a default ``RangeIndex``.
+
+    Raises
+    ------
+    AnalyticsError
+        As :func:`har_forecast`, and when an origin is not in ``returns.index`` or repeats.
+
+    Notes
+    -----
+    The rows for origin :math:`T` equal
+    ``har_forecast(returns.loc[:T], max_history=max_history, ...)`` (same sample, statuses, caps
+    and insanity filter; numbers agree to rounding, ~1e-12 relative). With the window
+    :math:`[S, T]`, :math:`S = \\max(0, T - L + 1)` for ``max_history`` :math:`L` (0 without),
+    the sample is the rows :math:`t \\in [S + 21, T - h]` with every term defined, and the
+    terms :math:`d_t, w_t, m_t, y_t` of such rows only use rows inside the window, so they are
+    computed once for the whole panel. The OLS of :func:`har_forecast` needs per origin only
+
+    .. math:: n,\\quad \\sum_t z_{t},\\quad \\sum_t z_{t} z_{t}^{\\top},
+        \\qquad z_t = (d_t, w_t, m_t, y_t) - \\bar z,
+
+    where :math:`\\bar z` is a per-symbol shift (the full-sample means; OLS is shift
+    invariant): window sums are differences of cumulative sums over the sample rows, centred
+    as :math:`S_{ab} - S_a S_b / n`, and solved with the same correlation-scaled normal
+    equations. The smallest target of a window (the insanity filter's bound) is a
+    range-minimum query on a sparse table of the targets. A cell whose sums lost digits (a
+    centred sum of squares small against the cumulative sum it was differenced from, e.g. a
+    calm after a storm or a near-constant series, times a nearly collinear design) is refitted
+    exactly from its window, as :func:`har_forecast` does. Vectorised over origins and symbols,
+    in column blocks.
+    """
+    frame, values = require_returns_values(returns)
+    h, min_obs, history, floor, ceiling = _validate_har(
+        horizon, min_observations, max_history, min_vol, max_vol
+    )
+    index = frame.index
+    rows = _as_of_rows(index, as_of_dates)
+    starts = rows - (history - 1) if history is not None else np.zeros_like(rows)
+    starts = np.maximum(starts, 0)
+    n_dates, n_symbols = rows.size, frame.shape[1]
+    out = {
+        name: np.empty((n_dates, n_symbols), dtype=_HAR_DTYPES.get(name, np.float64))
+        for name in HAR_COLUMNS
+    }
+    for cols in _blocks(*values.shape) if n_dates else ():
+        block = np.ascontiguousarray(values[:, cols])
+        moments, comp, retained = _RollingHar(block, h).moments(rows, starts)
+        part, eig_min = _har_solution(moments, comp, min_obs, floor, ceiling)
+        width = cols.stop - cols.start
+        inexact = retained * eig_min < _HAR_REFIT_BELOW
+        suspect = (inexact & (moments.n >= min_obs)).reshape(n_dates, width)
+        for origin in np.flatnonzero(suspect.any(axis=1)):
+            redo = np.flatnonzero(suspect[origin])
+            start, stop = int(starts[origin]), int(rows[origin]) + 1
+            exact = _HarArrays(np.ascontiguousarray(block[start:stop, redo]), h)
+            refit = exact.fit(stop - start - 1, 0, min_obs, floor, ceiling)
+            for name, arr in refit.items():
+                part[name][origin * width + redo] = arr
+        for name, arr in part.items():
+            out[name][:, cols] = arr.reshape(n_dates, width)
+    data: dict[str, Any] = {
+        "date": np.repeat(index.to_numpy()[rows], n_symbols),
+        "symbol": pd.Categorical.from_codes(
+            np.tile(np.arange(n_symbols), n_dates), categories=frame.columns, validate=False
+        ),
+    }
+    categories = {"status": HAR_STATUSES, "cap_reason": CAP_REASONS}
+    for name in HAR_COLUMNS:
+        flat = out[name].ravel()
+        data[name] = (
+            pd.Categorical.from_codes(flat, categories=list(categories[name]))
+            if name in categories
+            else flat
+        )
+    return pd.DataFrame(data)
+
+
+def _as_of_rows(index: pd.DatetimeIndex, as_of_dates: Iterable[object] | None) -> IntArray:
+    """Sorted positions of the origins in ``index`` (every row when None)."""
+    if as_of_dates is None:
+        return np.arange(len(index), dtype=np.int64)
+    if isinstance(as_of_dates, str | bytes):
+        raise AnalyticsError("as_of_dates must be a collection of dates, not a string")
+    try:
+        wanted = pd.DatetimeIndex(list(as_of_dates))
+    except (TypeError, ValueError) as exc:
+        raise AnalyticsError(f"as_of_dates must hold dates: {exc}") from None
+    if wanted.has_duplicates:
+        dup = wanted[wanted.duplicated()][0]
+        raise AnalyticsError(f"as_of_dates repeats {dup.date().isoformat()}")
+    positions = index.get_indexer(wanted)
+    if (positions < 0).any():
+        missing = wanted[positions < 0][0]
+        raise AnalyticsError(
+            f"as_of_dates contains {missing.date().isoformat()}, which is not a date of returns"
+        )
+    return np.sort(positions).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------

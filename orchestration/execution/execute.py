@@ -34,9 +34,12 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy import func, insert, select, update
 
 from analytics_lib.execution import cost_drift, leg_cost
+from analytics_lib.trade_plan import LiveBook, state_drift
 from orchestration.clock import utc_now
+from orchestration.defs.strategy.store import read_plan
+from orchestration.execution.book import live_book
 from orchestration.execution.halts import halt_state
-from orchestration.execution.limits import limit_breach
+from orchestration.execution.limits import LegCheck, leg_verdicts
 from orchestration.execution.reconcile import (
     USER_CANCEL_REASON,
     LegInDoubt,
@@ -61,6 +64,7 @@ from orchestration.execution.records import (
     set_leg_status,
 )
 from orchestration.resources.broker import (
+    AccountSummary,
     Broker,
     BrokerDisconnected,
     BrokerError,
@@ -602,7 +606,42 @@ class BasketTradeExecution:
             if leg.status == LegStatus.PENDING:
                 self._fail(leg, LegStatus.CANCELLED, f"not placed: {reason}")
 
-    def _run_legs(self, net_liquidation: float | None) -> None:
+    def _plan_drift(self) -> list[str]:
+        """What changed between the live book and the snapshot of the group's trade plan, while
+        none of its legs was sent (after that our own fills move the book); empty otherwise.
+        Short positions the plan left aside (not covered) are left out of the comparison."""
+        group = self._group()
+        if group.trade_plan_id is None or any(
+            leg.status != LegStatus.PENDING for leg in group.legs
+        ):
+            return []
+        with self.database.engine.connect() as connection:
+            plan = read_plan(connection, group.trade_plan_id)
+        _, book = live_book(self.broker, plan.state.get("prices", {}).keys())
+        aside = [] if plan.cleanup.get("shorts_covered") else plan.cleanup.get("short_positions")
+        if aside:
+            book = LiveBook(
+                positions=book.positions.drop(index=aside, errors="ignore"),
+                cash=book.cash,
+                net_liquidation=book.net_liquidation,
+                prices=book.prices,
+            )
+        return state_drift(plan.state, book, self.trading.plan_drift_tolerance)
+
+    def _cash_moved(self, leg_no: int) -> float:
+        """The cash a settled leg took (negative: a sell's proceeds), commission included."""
+        leg = self._leg(leg_no)
+        if leg.filled_quantity <= 0 or leg.average_fill_price is None:
+            return 0.0
+        notional = leg.filled_quantity * float(leg.average_fill_price)
+        return leg_cost(leg.side, notional, leg.commission)
+
+    def _run_legs(self, summary: AccountSummary | None) -> None:
+        """Place the legs in order; before each one: cancel request, halt switch, limits and
+        cash (:func:`leg_verdicts` with the account summary read when the execution started,
+        moved by what this execution's legs have settled since)."""
+        net_liquidation = summary.net_liquidation if summary is not None else math.inf
+        cash = summary.cash if summary is not None else math.inf
         for leg_no in [leg.leg_no for leg in self._group().legs]:
             self._renew()
             leg = self._leg(leg_no)
@@ -622,16 +661,18 @@ class BasketTradeExecution:
                 self._halt_remaining(halt.describe())
                 return
             leg = self._refresh_preview(leg)
-            breach = limit_breach(
-                leg.estimated_notional,
-                self._committed_notional(),
-                net_liquidation if net_liquidation is not None else math.inf,
-                self.trading,
+            [verdict] = leg_verdicts(
+                [LegCheck(leg.side, leg.estimated_notional, leg.estimated_cost)],
+                committed=self._committed_notional(),
+                net_liquidation=net_liquidation,
+                cash=cash,
+                limits=self.trading,
             )
-            if breach:
-                self._fail(leg, LegStatus.FAILED, f"refused by {breach}")
+            if verdict:
+                self._fail(leg, LegStatus.FAILED, f"refused by {verdict}")
                 continue
             self._submit(leg)
+            cash -= self._cash_moved(leg_no)
 
     def _finish(self) -> ExecutionReport:
         group = self._group()
@@ -679,7 +720,7 @@ class BasketTradeExecution:
             for leg in self._group().legs:
                 if leg.status == LegStatus.SUBMITTED:
                     self._await(leg)
-            net_liquidation = None
+            summary = None
             if not cancelling:
                 check = reconcile_positions(
                     self.database,
@@ -691,8 +732,19 @@ class BasketTradeExecution:
                     untouched = all(leg.status == LegStatus.PENDING for leg in self._group().legs)
                     self._release(check.describe(), back_to_approved=untouched)
                     return self._report(REFUSED, check.describe())
-                net_liquidation = self.broker.account_summary().net_liquidation
-            self._run_legs(net_liquidation)
+                summary = self.broker.account_summary()
+                drift = self._plan_drift()
+                if drift:
+                    message = (
+                        f"trade plan {self._group().trade_plan_id}: the live book drifted from "
+                        f"the plan's snapshot, so none of its orders is placed "
+                        f"({'; '.join(drift)}); re-run trade_plan for a new plan"
+                    )
+                    for leg in self._group().legs:
+                        self._fail(leg, LegStatus.FAILED, "refused: the book drifted from the plan")
+                    self._finish()
+                    return self._report(REFUSED, message)
+            self._run_legs(summary)
             report = self._finish()
         except LeaseLost as exc:
             return self._report(LEASE_LOST, str(exc))
@@ -722,14 +774,34 @@ class BasketTradeExecution:
         return replace(report, message=f"{report.message}; {check.describe()}")
 
     def dry_run(self) -> ExecutionReport:
-        """What an execution would do now, placing and changing nothing."""
+        """What an execution would do now, placing and changing nothing: every pending leg
+        re-previewed and checked like the executor checks it (limits and cash, in leg order,
+        from the account's cash now)."""
         group = self._group()
         if group.status.final:
             return self._report(ALREADY_FINISHED, f"group {group.id} already {group.status}")
         with self.database.engine.connect() as connection:
             halt = halt_state(connection)
-        net_liquidation = self.broker.account_summary().net_liquidation
-        committed = self._committed_notional()
+        summary = self.broker.account_summary()
+        pending = [leg for leg in group.legs if leg.status == LegStatus.PENDING]
+        previews = {
+            leg.leg_no: self.broker.preview(
+                OrderRequest(leg.symbol, OrderSide(leg.side), leg.quantity, leg.order_ref)
+            )
+            for leg in pending
+        }
+        costs = {n: leg_cost(p.side.value, p.notional, p.commission) for n, p in previews.items()}
+        verdicts = leg_verdicts(
+            [
+                LegCheck(leg.side, previews[leg.leg_no].notional, costs[leg.leg_no])
+                for leg in pending
+            ],
+            committed=self._committed_notional(),
+            net_liquidation=summary.net_liquidation,
+            cash=summary.cash,
+            limits=self.trading,
+        )
+        verdict_of = {leg.leg_no: v for leg, v in zip(pending, verdicts, strict=True)}
         rows = []
         for leg in group.legs:
             row: dict[str, object] = {
@@ -738,21 +810,20 @@ class BasketTradeExecution:
                 "side": leg.side,
                 "quantity": leg.quantity,
                 "status": leg.status.value,
+                "estimated_cost": None,
+                "drift": None,
+                "would": None,
+                "reason": leg.status_reason,
             }
-            if leg.status == LegStatus.PENDING:
-                preview = self.broker.preview(
-                    OrderRequest(leg.symbol, OrderSide(leg.side), leg.quantity, leg.order_ref)
-                )
-                cost = leg_cost(leg.side, preview.notional, preview.commission)
-                breach = limit_breach(preview.notional, committed, net_liquidation, self.trading)
-                drift = cost_drift(leg.original_estimated_cost, cost)
+            if leg.leg_no in verdict_of:
+                verdict = verdict_of[leg.leg_no]
                 row.update(
-                    estimated_cost=cost,
-                    drift=drift,
-                    would=("refuse: " + breach) if breach else ("halt" if halt.halted else "place"),
+                    estimated_cost=costs[leg.leg_no],
+                    drift=cost_drift(leg.original_estimated_cost, costs[leg.leg_no]),
+                    would=("refuse: " + verdict)
+                    if verdict
+                    else ("halt" if halt.halted else "place"),
                 )
-                if not breach:
-                    committed += preview.notional
             rows.append(row)
         message = f"dry run of group {group.id}: nothing placed"
         if halt.halted:

@@ -56,6 +56,25 @@ def halt_state(connection: Connection) -> HaltState:
     return HaltState(halted=True, since=naive_utc(row.created_at), reason=row.reason)
 
 
+@dataclass(frozen=True)
+class Resume:
+    """One ``resume`` of the switch: its row id and when (naive UTC)."""
+
+    id: int
+    at: dt.datetime
+
+
+def latest_resume(connection: Connection) -> Resume | None:
+    """The newest ``resume`` of the switch (None when it was never resumed)."""
+    row = connection.execute(
+        select(HALTS.c.id, HALTS.c.created_at)
+        .where(HALTS.c.action == RESUME)
+        .order_by(HALTS.c.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Resume(id=int(row.id), at=naive_utc(row.created_at))
+
+
 def current_halt(database: Database) -> HaltState:
     """The current state of the switch."""
     with database.engine.connect() as connection:

@@ -196,6 +196,7 @@ class TradeGroup:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     legs: tuple[TradeLeg, ...]
+    trade_plan_id: int | None = None
 
     @classmethod
     def from_rows(cls, row: Row, legs: Iterable[Row]) -> TradeGroup:
@@ -226,6 +227,7 @@ class TradeGroup:
             started_at=_stamp(row.started_at),
             finished_at=_stamp(row.finished_at),
             legs=tuple(sorted((TradeLeg.from_row(r) for r in legs), key=lambda leg: leg.leg_no)),
+            trade_plan_id=row.trade_plan_id,
         )
 
     def lease_live(self, now: dt.datetime) -> bool:

@@ -192,6 +192,10 @@ def test_inputs_are_not_mutated() -> None:
         ({"value": float("inf")}, "value must be finite, got inf"),
         ({"value": float("nan")}, "value must be finite"),
         ({"value": True}, "value must be a real number, got True"),
+        (
+            {"value": 1e30},
+            r"value 1e\+30 needs more than 9,007,199,254,740,992 shares .* for: A, B, C",
+        ),
         ({"weights": pd.Series({"A": 0.5, "B": 0.4})}, "weights must sum to 1, got 0.9"),
         ({"weights": pd.Series({"A": 1.5, "B": -0.5})}, "weights must be >= 0; negative for: B"),
         ({"weights": pd.Series({"A": np.nan, "B": 1.0})}, "non-finite for: A"),

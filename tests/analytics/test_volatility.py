@@ -21,6 +21,7 @@ from analytics_lib.volatility import (
     mse_loss,
     qlike_loss,
     realized_volatility,
+    rolling_har_forecast,
     rolling_realized_volatility,
     volatility_percentile,
     volatility_trend,
@@ -319,6 +320,123 @@ class TestHarForecast:
     def test_errors(self, kwargs: dict, message: str) -> None:
         with pytest.raises(AnalyticsError, match=message):
             har_forecast(garch_panel(n_days=100), **kwargs)
+
+
+def stressed_panel() -> pd.DataFrame:
+    """GARCH series plus the cases the HAR kernels treat apart: gaps, a late start, a constant
+    stretch (degenerate designs), a crash at many origins (caps and the insanity filter), a
+    missing return near the end (missing components) and a calm after a storm (cancellation)."""
+    panel = garch_panel(n_days=900, n_symbols=8, seed=3)
+    rng = np.random.default_rng(8)
+    panel.iloc[200:215, 1] = np.nan
+    panel.iloc[:450, 2] = np.nan
+    panel.iloc[300:, 3] = 0.0
+    sign = np.where(np.arange(900) % 2 == 0, 1.0, -1.0)
+    panel.iloc[500:530, 4] = 0.3 * sign[500:530]
+    panel.iloc[700:722, 4] = 0.5 * sign[700:722]
+    panel.iloc[-30, 5] = np.nan
+    panel.iloc[:400, 6] *= 400.0
+    panel.iloc[400:, 6] = 1e-6 * rng.standard_normal(500)
+    panel["FLAT"] = 0.0
+    panel["LATE"] = np.nan
+    panel.iloc[-120:, panel.columns.get_loc("LATE")] = 0.02 * rng.standard_normal(120)
+    return panel
+
+
+def assert_rolling_equals_per_date(
+    panel: pd.DataFrame, origins: pd.DatetimeIndex, tolerance: float = 1e-10, **kwargs: object
+) -> pd.DataFrame:
+    result = rolling_har_forecast(panel, as_of_dates=origins, **kwargs)
+    for i, origin in enumerate(origins):
+        rows = result.iloc[i * panel.shape[1] : (i + 1) * panel.shape[1]]
+        assert (rows["date"] == origin).all()
+        got = rows.drop(columns="date").set_index("symbol")
+        expected = har_forecast(panel.loc[:origin], **kwargs)
+        for name in ("status", "cap_reason", "capped", "observations"):
+            assert got[name].astype(str).tolist() == expected[name].astype(str).tolist(), (
+                origin,
+                name,
+            )
+        floats = [name for name in HAR_COLUMNS if got[name].dtype == np.float64]
+        np.testing.assert_allclose(
+            got[floats].to_numpy(), expected[floats].to_numpy(), rtol=0, atol=tolerance
+        )
+    return result
+
+
+class TestRollingHarForecast:
+    @pytest.mark.parametrize("max_history", [None, 300])
+    def test_equals_har_forecast_at_every_origin(self, max_history: int | None) -> None:
+        panel = stressed_panel()
+        result = assert_rolling_equals_per_date(
+            panel, panel.index[::3], max_history=max_history, min_vol=0.02
+        )
+        seen = set(result["status"].astype(str)) | set(result["cap_reason"].astype(str))
+        assert {"ok", "insufficient_data", "missing_components", "degenerate"} <= seen
+        assert {"none", "non_positive", "below_sample", "above_max"} <= seen
+
+    def test_other_horizons_and_bounds(self) -> None:
+        panel = stressed_panel()
+        origins = panel.index[60::11]
+        for kwargs in (
+            {"horizon": 1, "min_observations": 30},
+            {"horizon": 5, "max_history": 120, "max_vol": 0.5},
+            {"horizon": 21, "max_history": 30, "min_observations": 5},
+        ):
+            assert_rolling_equals_per_date(panel, origins, **kwargs)
+
+    def test_arch_harx_at_an_origin(self) -> None:
+        panel = garch_panel(n_days=700)
+        origin = panel.index[600]
+        result = rolling_har_forecast(panel, as_of_dates=[origin], horizon=1)
+        for i, symbol in enumerate(panel.columns):
+            rv = (panel.loc[:origin, symbol] ** 2).to_numpy()
+            fit = HARX(rv, lags=[1, 5, 22], rescale=False).fit(disp="off")
+            np.testing.assert_allclose(
+                result.loc[i, COEFS].to_numpy(float), fit.params.to_numpy()[:4], rtol=1e-6
+            )
+
+    def test_default_origins_order_and_no_look_ahead(self) -> None:
+        panel = garch_panel(n_days=200, n_symbols=3)
+        result = rolling_har_forecast(panel)
+        assert len(result) == 200 * 3
+        assert list(result.columns) == ["date", "symbol", *HAR_COLUMNS]
+        assert result["date"].is_monotonic_increasing
+        assert result["symbol"].iloc[:3].tolist() == list(panel.columns)
+        shuffled = rolling_har_forecast(panel, as_of_dates=panel.index[::-1])
+        pd.testing.assert_frame_equal(result, shuffled)
+        origin = panel.index[150]
+        perturbed = panel.copy()
+        perturbed.iloc[151:] *= 7.0
+        before = rolling_har_forecast(panel, as_of_dates=[origin])
+        after = rolling_har_forecast(perturbed, as_of_dates=[origin])
+        pd.testing.assert_frame_equal(before, after)
+
+    def test_no_origins(self) -> None:
+        result = rolling_har_forecast(garch_panel(n_days=50), as_of_dates=[])
+        assert result.empty
+        assert list(result.columns) == ["date", "symbol", *HAR_COLUMNS]
+
+    def test_inputs_not_mutated(self) -> None:
+        panel = stressed_panel()
+        before = panel.copy()
+        rolling_har_forecast(panel, max_history=200)
+        pd.testing.assert_frame_equal(panel, before)
+
+    @pytest.mark.parametrize(
+        ("kwargs", "message"),
+        [
+            ({"as_of_dates": ["1990-01-01"]}, "as_of_dates contains 1990-01-01"),
+            ({"as_of_dates": "2019-01-01"}, "not a string"),
+            ({"as_of_dates": ["x"]}, "as_of_dates must hold dates"),
+            ({"as_of_dates": ["2019-01-01", "2019-01-01"]}, "as_of_dates repeats 2019-01-01"),
+            ({"max_history": 0}, "max_history must be >= 1"),
+            ({"min_vol": 4.0}, r"min_vol \(4.0\) must be <= max_vol"),
+        ],
+    )
+    def test_errors(self, kwargs: dict, message: str) -> None:
+        with pytest.raises(AnalyticsError, match=message):
+            rolling_har_forecast(garch_panel(n_days=100), **kwargs)
 
 
 class TestTrend:

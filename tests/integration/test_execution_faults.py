@@ -261,6 +261,77 @@ def test_sigkill_of_the_cli_executor_then_cli_restart(tmp_path, database_url):
     assert instance.event_log_storage.get_concurrency_info("broker").claimed_slots == []
 
 
+def test_sigkill_then_an_immediate_cli_rerun_waits_out_the_lease_and_finishes(
+    tmp_path, database_url
+):
+    import dagster as dg
+
+    dagster_home = tmp_path / "dagster"
+    env = _environment(
+        tmp_path, database_url, dagster_home, PORTFOLIO_PAPER_FILL_LATENCY_SECONDS="0.5"
+    )
+    (dagster_home / "dagster.yaml").write_text(PROJECT_INSTANCE.read_text())
+    group_id = _approved_group(env, legs=4)
+    database = Database(url=database_url)
+    refs = [leg.order_ref for leg in read_group(database, group_id).legs]
+    log = tmp_path / "executor.log"
+    process = _start(env, log, "trade", "execute", str(group_id), "--json")
+    _wait_for_orders(database, 2, process, log)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=WAIT_SECONDS)
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    [dead] = instance.get_runs(filters=dg.RunsFilter(job_name="execute_basket_trade"))
+    # no waiting for the lease here: the re-run frees the dead process's pool slot at once,
+    # waits (bounded) for its lease on the group, reconciles and finishes
+    final = _finish(_start(env, log, "trade", "execute", str(group_id), "--json"), log)
+    assert (final["outcome"], final["group"]["status"]) == ("finished", "completed")
+    assert dead.run_id in final["released_runs"]
+    assert _paper_refs(database) == refs, "every leg placed exactly once"
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_busy_pool_ends_in_one_line_naming_the_holder(tmp_path, database_url):
+    dagster_home = tmp_path / "dagster"
+    env = _environment(
+        tmp_path,
+        database_url,
+        dagster_home,
+        PORTFOLIO_PAPER_FILL_LATENCY_SECONDS="30",
+        PORTFOLIO_EXECUTION_LEASE_SECONDS="60",
+    )
+    (dagster_home / "dagster.yaml").write_text(PROJECT_INSTANCE.read_text())
+    group_id = _approved_group(env, legs=2)
+    database = Database(url=database_url)
+    log = tmp_path / "executor.log"
+    first = _start(env, log, "trade", "execute", str(group_id), "--json")
+    _wait_for_orders(database, 1, first, log)
+    second = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "trade",
+            "execute",
+            str(group_id),
+            "--wait",
+            "1",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=WAIT_SECONDS,
+    )
+    assert second.returncode == 3
+    line = second.stderr.strip().splitlines()[-1]
+    assert f"group {group_id} is leased by" in line and "retry after the lease expires" in line
+    # SIGTERM stops the first one like Ctrl-C, leaving its leg in flight to reconciliation
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=WAIT_SECONDS)
+    assert first.returncode != 0
+    assert len(_paper_refs(database)) == 1, "nothing more was placed after the signal"
+
+
 def test_two_executions_at_once_one_trades_the_other_reports(tmp_path, database_url):
     env = _environment(
         tmp_path, database_url, tmp_path / "dagster", PORTFOLIO_PAPER_FILL_LATENCY_SECONDS="0.1"

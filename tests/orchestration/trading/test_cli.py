@@ -94,3 +94,73 @@ def test_errors_print_one_line(sqlite_cli_env, capsys, monkeypatch):
     )
     assert main(["trade", "preview", "tenleg", "--action", "buy", "--value", "1000"]) == 3
     assert "broker error: PORTFOLIO_BROKER=ib but" in capsys.readouterr().err
+
+
+def test_status_says_what_happens_to_a_group_approved_while_halted(sqlite_cli_env, capsys):
+    group = _json(capsys, "trade", "preview", "tenleg", "--action", "buy", "--value", "5000")
+    gid = str(group["id"])
+    assert "portfolio trade approve" in _json(capsys, "trade", "status", gid)["next_step"]
+    _json(capsys, "trading", "halt", "--reason", "maintenance")
+    _json(capsys, "trade", "approve", gid)
+    waiting = _json(capsys, "trade", "status", gid)["next_step"]
+    assert "halted" in waiting and "portfolio trading resume" in waiting
+    _json(capsys, "trading", "resume")
+    assert "trade_approval_sensor" in _json(capsys, "trade", "status", gid)["next_step"]
+
+
+def test_an_absurd_value_is_refused_in_one_line(sqlite_cli_env, capsys):
+    assert main(["trade", "preview", "tenleg", "--action", "buy", "--value", "1e18"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "portfolio trade: error: --value 1,000,000,000,000,000,000.00 is over the limit "
+        "max_group_notional 100,000.00 (PORTFOLIO_MAX_GROUP_NOTIONAL): a buy trades up to its "
+        "value\n"
+    )
+
+
+def test_a_preview_whose_every_leg_is_refused_fails(sqlite_cli_env, capsys, monkeypatch):
+    monkeypatch.setenv("PORTFOLIO_MAX_ORDER_NOTIONAL", "100")
+    group = _json(
+        capsys, "trade", "preview", "tenleg", "--action", "buy", "--value", "5000", code=1
+    )
+    assert group["status"] == "failed"
+    assert {leg["status"] for leg in group["legs"]} == {"failed"}
+    main(["trade", "preview", "tenleg", "--action", "buy", "--value", "5000"])
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"portfolio trade: error: group {group['id'] + 1} failed: every leg was refused; "
+        "leg 1 S01: refused at preview by limit max_order_notional"
+    )
+    assert err.count("\n") == 1
+
+
+def test_unfilled_legs_print_a_blank_average_price(sqlite_cli_env, capsys):
+    group = _json(capsys, "trade", "preview", "tenleg", "--action", "buy", "--value", "5000")
+    gid = str(group["id"])
+    assert {leg["average_fill_price"] for leg in group["legs"]} == {None}
+    _json(capsys, "trade", "approve", gid)
+    for argv in (
+        ["trade", "status", gid],
+        ["trade", "list"],
+        ["trade", "execute", gid, "--dry-run"],
+    ):
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        assert "avg_price" in out or "would" in out or "approval_requested" in out
+        assert "nan" not in out.lower()
+        assert "NaT" not in out
+    listed = _json(capsys, "trade", "list")
+    assert listed[0]["approval_requested"] is None
+
+
+def test_preview_help_says_how_trades_are_sized(sqlite_cli_env, capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["trade", "preview", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "reduces the basket's CURRENT holdings proportionally to those holdings" in text
+    assert (
+        "Leftover cash uses the what-if estimated costs (slippage and commissions included)" in text
+    )
+    assert "VALUE minus the estimated net proceeds" in text

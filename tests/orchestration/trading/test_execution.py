@@ -104,8 +104,17 @@ def _broker(database, cls=PaperBroker, **kwargs):
     return broker
 
 
-def _preview(database, *, action="buy", value=10_000.0, basket="tenleg", clock=None, **limits):
-    broker = paper_broker(database.url)
+def _preview(
+    database,
+    *,
+    action="buy",
+    value=10_000.0,
+    basket="tenleg",
+    clock=None,
+    broker=None,
+    **limits,
+):
+    broker = broker or paper_broker(database.url)
     kwargs = {"clock": clock} if clock else {}
     return preview_basket_trade(
         database, broker, basket, action, value, trading=trading(**limits), **kwargs
@@ -156,7 +165,8 @@ def test_preview_creates_one_leg_per_ticker(market):
         assert leg.expires_at - leg.previewed_at == dt.timedelta(seconds=300)
     assert group.estimated_cost == pytest.approx(sum(leg.estimated_cost for leg in group.legs))
     spent = sum(q * close(s) for q, s in zip(BUY_QUANTITIES, SYMBOLS, strict=False))
-    assert group.leftover_cash == pytest.approx(10_000 - spent)
+    # 9,851 at the close; the what-if adds 10 bps of slippage and a 1.00 commission per leg
+    assert group.leftover_cash == pytest.approx(10_000 - spent * 1.001 - 10 * 1.0)
     assert (group.broker, group.account) == ("paper", "PAPER")
 
 

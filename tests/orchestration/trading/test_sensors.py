@@ -1,14 +1,16 @@
-"""Trade sensors over cursor states: approvals → one execution each (duplicate ticks launch
-nothing new), breaks stop launches, trade_plan materializations → preview runs."""
+"""The trade-approval sensor: approvals → one execution each (duplicate
+ticks launch nothing new), breaks and the halt switch stop launches, a resume re-launches
+groups whose execution failed on the halt."""
 
 import dagster as dg
 import pytest
 from sqlalchemy import insert
 
-from orchestration.cli.runs import run_sensor_once
+from orchestration.cli.runs import execute_job, run_sensor_once
 from orchestration.definitions import build_definitions
 from orchestration.execution.approve import approve_basket_trade
 from orchestration.execution.cancel import cancel_basket_trade
+from orchestration.execution.halts import halt_trading, resume_trading
 from orchestration.execution.preview import preview_basket_trade
 from orchestration.execution.reconcile import reconcile_positions
 from orchestration.execution.records import read_group
@@ -37,9 +39,9 @@ def _preview(database, value=5_000.0):
     )
 
 
-def _tick(defs, instance, name, cursor=None):
+def _tick(defs, instance, name):
     with dg.build_sensor_context(
-        instance=instance, definitions=defs, resources=defs.resources, cursor=cursor
+        instance=instance, definitions=defs, resources=defs.resources
     ) as context:
         return defs.resolve_sensor_def(name).evaluate_tick(context)
 
@@ -61,12 +63,8 @@ def test_one_execution_per_approval_and_duplicate_ticks_repeat_the_run_keys(setu
         "ops": {"basket_trade_execution": {"config": {"group_id": first.id}}}
     }
     assert request.tags["portfolio/trade_group"] == str(first.id)
-    assert tick.cursor == str(approvals[1] + 1)  # the cancelled group's approval was seen too
     repeated = _tick(defs, instance, "trade_approval_sensor")
-    assert [r.run_key for r in repeated.run_requests] == keys
-    after = _tick(defs, instance, "trade_approval_sensor", cursor=tick.cursor)
-    assert after.run_requests == []
-    assert after.cursor == tick.cursor
+    assert [r.run_key for r in repeated.run_requests] == keys, "Dagster launches a key once"
 
 
 def test_sensor_runs_in_process_launch_one_run_per_run_key(setup, instance):
@@ -114,47 +112,6 @@ def test_no_launch_while_the_latest_reconciliation_has_breaks(setup, instance):
     tick = _tick(defs, instance, "trade_approval_sensor")
     assert tick.run_requests == []
     assert "do not reconcile" in tick.skip_message
-    assert tick.cursor is None
-
-
-def _report_trade_plan(instance, **metadata) -> None:
-    instance.report_runless_asset_event(dg.AssetMaterialization("trade_plan", metadata=metadata))
-
-
-def test_trade_plan_materializations_become_preview_runs(setup, instance):
-    database, defs = setup
-    _report_trade_plan(instance, basket="tenleg", action="buy", value=5_000.0)
-    _report_trade_plan(instance, basket="tenleg", action="buy")  # no value: skipped
-    _report_trade_plan(instance, basket="tenleg", action="rebalance", value=8_000)
-    tick = _tick(defs, instance, "trade_plan_sensor")
-    configs = [r.run_config["ops"]["basket_trade_preview"]["config"] for r in tick.run_requests]
-    assert [(c["action"], c["value"], c["approve"]) for c in configs] == [
-        ("buy", 5_000.0, False),
-        ("rebalance", 8_000.0, False),
-    ]
-    assert all(r.run_key.startswith("trade-plan-") for r in tick.run_requests)
-    assert _tick(defs, instance, "trade_plan_sensor", cursor=tick.cursor).run_requests == []
-    launches = run_sensor_once(defs, instance, "trade_plan_sensor")
-    assert [launch.success for launch in launches] == [True, True]
-    frame = database.read_frame("SELECT action, status, source FROM basket_trade_groups")
-    assert sorted(frame["action"]) == ["buy", "rebalance"]
-    assert set(frame["status"]) == {"preview"}
-    assert all(source.startswith("trade_plan event") for source in frame["source"])
-
-
-def test_auto_approval_only_when_configured(tmp_path, sqlite_url, instance):
-    database = seed_market(sqlite_url)
-    make_basket(database)
-    settings = make_settings(tmp_path, sqlite_url, PORTFOLIO_AUTO_APPROVE="true")
-    defs = build_definitions(settings)
-    _report_trade_plan(instance, basket="tenleg", action="buy", value=5_000.0)
-    [launch] = run_sensor_once(defs, instance, "trade_plan_sensor")
-    assert launch.success
-    frame = database.read_frame("SELECT id, status FROM basket_trade_groups")
-    assert list(frame["status"]) == ["approved"]
-    [execution] = run_sensor_once(defs, instance, "trade_approval_sensor")
-    assert execution.success
-    assert read_group(database, int(frame["id"].iloc[0])).status == "completed"
 
 
 def test_the_preview_job_refuses_approval_unless_auto_approval_is_on(
@@ -185,3 +142,45 @@ def test_the_preview_job_refuses_approval_unless_auto_approval_is_on(
         failure.step_failure_data.user_failure_data.description
     )
     assert database.read_frame("SELECT COUNT(*) AS n FROM basket_trade_groups")["n"][0] == 0
+
+
+def test_a_group_approved_while_halted_runs_after_the_resume(setup, instance):
+    database, defs = setup
+    halt_trading(database, "maintenance")
+    group = _preview(database)
+    approve_basket_trade(database, group.id)
+    tick = _tick(defs, instance, "trade_approval_sensor")
+    assert tick.run_requests == []
+    assert "halted" in tick.skip_message and "portfolio trading resume" in tick.skip_message
+    resume_trading(database)
+    [launch] = run_sensor_once(defs, instance, "trade_approval_sensor")
+    assert launch.success
+    assert read_group(database, group.id).status == "completed"
+
+
+def test_an_execution_that_failed_on_the_halt_runs_again_after_the_resume(setup, instance):
+    database, defs = setup
+    group = _preview(database)
+    approve_basket_trade(database, group.id)
+    [request] = _tick(defs, instance, "trade_approval_sensor").run_requests
+    halt_trading(database, "halted between the tick and the run")
+    failed = execute_job(
+        defs,
+        "execute_basket_trade",
+        instance,
+        run_config=request.run_config,
+        tags={
+            **request.tags,
+            "dagster/run_key": request.run_key,
+            "dagster/sensor_name": "trade_approval_sensor",
+        },
+    )
+    assert not failed.success
+    assert read_group(database, group.id).status == "approved"
+    assert run_sensor_once(defs, instance, "trade_approval_sensor") == []  # still halted
+    resume_trading(database)
+    [launch] = run_sensor_once(defs, instance, "trade_approval_sensor")
+    assert launch.run_key.startswith(f"{request.run_key}-resume-")
+    assert launch.success
+    assert read_group(database, group.id).status == "completed"
+    assert run_sensor_once(defs, instance, "trade_approval_sensor") == []
