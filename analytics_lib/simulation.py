@@ -9,7 +9,7 @@ stocks.
 Currently implemented
 ---------------------
 ``trading_calendar``
-    Weekdays in a range split into trading days and market holidays.
+    Weekdays in a range split into NYSE sessions and the weekdays the NYSE is closed.
 ``simulate_market``
     Stocks in the 11 GICS sectors with planted market betas, sector factors and GARCH-type
     volatility clustering; SPY as the market; the 11 sector ETFs built from their members; ETF
@@ -45,6 +45,8 @@ __all__ = [
     "ETF_CATEGORIES",
     "ETF_DELISTING_DAYS",
     "ETF_LATE_LISTING_DAYS",
+    "ETF_TRACKING_ERROR",
+    "FIRST_CALENDAR_YEAR",
     "LATE_LISTING_DAY",
     "MARKET_SYMBOL",
     "MAX_ETFS",
@@ -276,6 +278,10 @@ _ETF_LOW_DRIFT: Final = 0.02 / TRADING_DAYS_PER_YEAR  # extra daily decay of the
 _ETF_DOLLAR_VOLUME: Final = (3e7, 1.5, 3e6, 2e10)  # lognormal median, log-sd, clip low, high
 _ETF_ILLIQUID_DOLLAR_VOLUME: Final = (5e4, 4e5)  # log-uniform range of the illiquid ETFs
 _ETF_LEVERAGED_VOLUME: Final = 3.0  # leveraged/inverse funds trade this many times more
+ETF_TRACKING_ERROR: Final = 0.01
+"""Annual tracking error of leveraged and inverse funds against k times their underlying: real
+funds do not track exactly, and an exact linear copy of SPY would make their betas degenerate
+regressions (R² = 1, standard error at rounding noise)."""
 _ETF_UNDERLYING_SPY: Final = 0.4  # P(underlying is SPY); else one of the 11 sector ETFs
 _SECTOR_ETF_EXPENSE: Final = 0.0009  # SPY and the SPDR sector ETFs
 
@@ -426,25 +432,70 @@ def _easter(year: int) -> dt.date:
     return dt.date(year, month, day + 1)
 
 
-def _holidays_in_year(year: int) -> tuple[dt.date, ...]:
-    nov1 = dt.date(year, 11, 1)
-    thanksgiving = nov1 + dt.timedelta(days=(3 - nov1.weekday()) % 7 + 21)
-    return (
-        dt.date(year, 1, 1),
-        _easter(year) - dt.timedelta(days=2),
-        dt.date(year, 7, 4),
-        thanksgiving,
-        dt.date(year, 12, 25),
+FIRST_CALENDAR_YEAR: Final = 1990
+"""First year of the NYSE rule of :func:`trading_calendar` (the oldest real-data fixtures start
+in 1990); ``start`` before 1 January of it is an error."""
+_MLK_FIRST_YEAR: Final = 1998
+_JUNETEENTH_FIRST_YEAR: Final = 2022
+_UNSCHEDULED_CLOSURES: Final = frozenset(
+    dt.date.fromisoformat(day)
+    for day in (
+        "1994-04-27",  # Richard Nixon's funeral
+        "2001-09-11", "2001-09-12", "2001-09-13", "2001-09-14",  # the September 11 attacks
+        "2004-06-11",  # Ronald Reagan's funeral
+        "2007-01-02",  # Gerald Ford's funeral
+        "2012-10-29", "2012-10-30",  # Hurricane Sandy
+        "2018-12-05",  # George H. W. Bush's funeral
+        "2025-01-09",  # National Day of Mourning for Jimmy Carter
     )
+)  # fmt: skip
+
+
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
+    """The ``n``-th ``weekday`` (Monday 0) of a month; ``n = -1`` for the last one."""
+    if n > 0:
+        first = dt.date(year, month, 1)
+        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
+
+
+def _observed(day: dt.date) -> dt.date:
+    """A fixed-date holiday on Saturday is observed on Friday, on Sunday on Monday."""
+    return day + dt.timedelta(days={5: -1, 6: 1}.get(day.weekday(), 0))
+
+
+def _holidays_in_year(year: int) -> set[dt.date]:
+    """The NYSE's weekday closures of ``year`` (from 1990 on)."""
+    new_year = dt.date(year, 1, 1)
+    days = {
+        # New Year's Day moves to Monday from a Sunday; from a Saturday it is not observed.
+        new_year + dt.timedelta(days=1) if new_year.weekday() == 6 else new_year,
+        _nth_weekday(year, 2, 0, 3),  # Washington's Birthday (Presidents' Day)
+        _easter(year) - dt.timedelta(days=2),  # Good Friday
+        _nth_weekday(year, 5, 0, -1),  # Memorial Day
+        _observed(dt.date(year, 7, 4)),  # Independence Day
+        _nth_weekday(year, 9, 0, 1),  # Labor Day
+        _nth_weekday(year, 11, 3, 4),  # Thanksgiving
+        _observed(dt.date(year, 12, 25)),  # Christmas
+    }
+    if year >= _MLK_FIRST_YEAR:
+        days.add(_nth_weekday(year, 1, 0, 3))  # Martin Luther King Jr. Day
+    if year >= _JUNETEENTH_FIRST_YEAR:
+        days.add(_observed(dt.date(year, 6, 19)))  # Juneteenth
+    days |= {day for day in _UNSCHEDULED_CLOSURES if day.year == year}
+    return {day for day in days if day.weekday() < 5}
 
 
 def _calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tuple[dt.date, ...]]:
     weekdays = pd.bdate_range(start, end, name="date").as_unit("ns")
     holidays = tuple(
-        day
-        for year in range(start.year, end.year + 1)
-        for day in _holidays_in_year(year)
-        if start <= day <= end and day.weekday() < 5
+        sorted(
+            day
+            for year in range(start.year, end.year + 1)
+            for day in _holidays_in_year(year)
+            if start <= day <= end
+        )
     )
     holiday_index = pd.DatetimeIndex(list(holidays)).as_unit("ns")
     trading = weekdays[~weekdays.isin(holiday_index)]
@@ -452,33 +503,38 @@ def _calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tuple[dt.
 
 
 def trading_calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tuple[dt.date, ...]]:
-    """Split the weekdays in ``[start, end]`` into trading days and market holidays.
+    """Split the weekdays in ``[start, end]`` into NYSE sessions and NYSE holidays.
 
     Parameters
     ----------
     start, end : datetime.date
-        Inclusive range; ``end >= start``.
+        Inclusive range; ``end >= start`` and ``start`` on or after 1 January
+        ``FIRST_CALENDAR_YEAR`` (1990).
 
     Returns
     -------
     trading_days : pd.DatetimeIndex
-        Sorted weekdays that are not holidays, datetime64[ns], named ``date``.
+        Sorted NYSE sessions, datetime64[ns], named ``date``.
     holidays : tuple of datetime.date
-        Sorted weekdays in the range that are holidays.
+        Sorted weekdays in the range the NYSE is closed.
 
     Raises
     ------
     AnalyticsError
-        If ``start`` or ``end`` is not a ``datetime.date`` or ``end < start``.
+        If ``start`` or ``end`` is not a ``datetime.date``, ``end < start`` or ``start`` is
+        before 1990.
 
     Notes
     -----
-    The simplified NYSE rule: New Year's Day (1 January), Good Friday (two days before
-    Gregorian Easter), Independence Day (4 July), Thanksgiving (fourth Thursday of November)
-    and Christmas Day (25 December) are holidays **on the day they fall**. A fixed-date holiday
-    on a weekend is simply lost: there is no observed-day shift to the Friday or Monday. Other
-    NYSE holidays (MLK Day, Presidents' Day, Memorial Day, Juneteenth, Labor Day) are trading
-    days in the demo market.
+    The NYSE's rule (exchange_calendars' ``XNYS`` sessions, which the tests compare it with):
+    New Year's Day (a Sunday's on Monday; a Saturday's is not observed), Martin Luther King
+    Jr. Day (third Monday of January, from 1998), Washington's Birthday (third Monday of
+    February), Good Friday, Memorial Day (last Monday of May), Juneteenth (19 June, from 2022),
+    Independence Day, Labor Day (first Monday of September), Thanksgiving (fourth Thursday of
+    November) and Christmas; a fixed-date holiday on a Saturday is observed on the Friday
+    before, on a Sunday on the Monday after. Plus the unscheduled closures since 1990: 27 April
+    1994, 11-14 September 2001, 11 June 2004, 2 January 2007, 29-30 October 2012, 5 December
+    2018 and 9 January 2025. Half days are sessions.
 
     Examples
     --------
@@ -494,6 +550,11 @@ def trading_calendar(start: dt.date, end: dt.date) -> tuple[pd.DatetimeIndex, tu
     if end < start:
         raise AnalyticsError(
             f"end must be on or after start, got start={start.isoformat()} end={end.isoformat()}"
+        )
+    if start.year < FIRST_CALENDAR_YEAR:
+        raise AnalyticsError(
+            f"start must be on or after {FIRST_CALENDAR_YEAR}-01-01 (the first year of the "
+            f"simulated NYSE calendar), got {start.isoformat()}"
         )
     return _calendar(start, end)
 
@@ -1053,8 +1114,10 @@ def _simulate_etf_paths(
     special = np.flatnonzero(e.underlying >= 0)
     if len(special):
         k = e.leverage[special]
-        r[:, special] = k * factors.fund_returns[:, e.underlying[special]] - fee[special]
+        tracking = ETF_TRACKING_ERROR / math.sqrt(year) * z_r[:, special]
+        r[:, special] = k * factors.fund_returns[:, e.underlying[special]] - fee[special] + tracking
         var[:, special] = (k * factors.fund_sigma[:, e.underlying[special]]) ** 2
+        var[:, special] += ETF_TRACKING_ERROR**2 / year
     np.clip(r, -ETF_RETURN_GUARD, ETF_RETURN_GUARD, out=r)
     sigma = np.sqrt(var)
 
@@ -1275,23 +1338,24 @@ def simulate_market(
                   - \frac{e_j}{252},
 
     with the market and sector factors of the stocks (:math:`g_j = 0` without a sector), i.i.d.
-    shocks :math:`z` clipped to :math:`\pm 4`, a planted drift
-    :math:`a_j \sim N(0, (v/252)^2)` (:math:`v` = 3%-5% a year for equity, commodity and real
-    estate funds, 1% for bonds) that separates momentum and quality across funds, and the
-    expense ratio :math:`e_j` charged daily. A leveraged or inverse fund rebalances daily on
-    the simple return :math:`r_{u,t}` of its underlying's ``adj_close`` (SPY or a sector ETF):
-    :math:`r_{j,t} = k_j r_{u,t} - e_j/252`. Both are clipped to :math:`\pm 0.9` (a guard that
-    does not bind). Planted betas: :math:`b_j` (the sector factors are independent of the
-    market) and :math:`k_j \beta_u`. ``adj_close`` is ``price0`` on a fund's first row and
-    compounds :math:`r` from the next row (``close == adj_close``); ``open/high/low`` and volume
-    follow the stock rules with :math:`\sigma_{j,t}^2 = b_j^2 h_{m,t} + g_j^2 h_{s,t} +
-    \sigma_j^2/252` (:math:`k_j^2` times the underlying's conditional variance for leveraged
-    and inverse funds). Starting prices are log-uniform on $40-$300; target dollar volume is
-    lognormal (median $30M, log-sd 1.5, three times that for leveraged and inverse funds)
-    clipped to $3M-$20B, so it spans orders of magnitude. Expense ratios (fraction a year) are
-    uniform per category between 0.0003 and 0.0085 (bonds and US large caps cheapest,
-    commodities dearest; leveraged and inverse 0.0085-0.0095); ``instruments.expense_ratio``
-    reports them for ``round(0.7 n_etfs)`` random funds and is NaN for the other ~30%.
+    shocks :math:`z` clipped to :math:`\pm 4`, a planted drift :math:`a_j \sim N(0, (v/252)^2)`
+    (:math:`v` = 3%-5% a year for equity, commodity and real estate funds, 1% for bonds) that
+    separates momentum and quality across funds, and the expense ratio :math:`e_j` charged daily. A
+    leveraged or inverse fund rebalances daily on the simple return :math:`r_{u,t}` of its
+    underlying's ``adj_close`` (SPY or a sector ETF): :math:`r_{j,t} = k_j r_{u,t} - e_j/252 + \tau
+    z_{j,t}/\sqrt{252}` with a tracking error :math:`\tau` = ``ETF_TRACKING_ERROR`` (1% a year).
+    Both are clipped to :math:`\pm 0.9` (a guard that does not bind). Planted betas: :math:`b_j`
+    (the sector factors are independent of the market) and :math:`k_j \beta_u`. ``adj_close`` is
+    ``price0`` on a fund's first row and compounds :math:`r` from the next row (``close ==
+    adj_close``); ``open/high/low`` and volume follow the stock rules with :math:`\sigma_{j,t}^2 =
+    b_j^2 h_{m,t} + g_j^2 h_{s,t} + \sigma_j^2/252` (:math:`k_j^2` times the underlying's
+    conditional variance for leveraged and inverse funds). Starting prices are log-uniform on
+    $40-$300; target dollar volume is lognormal (median $30M, log-sd 1.5, three times that for
+    leveraged and inverse funds) clipped to $3M-$20B, so it spans orders of magnitude. Expense
+    ratios (fraction a year) are uniform per category between 0.0003 and 0.0085 (bonds and US large
+    caps cheapest, commodities dearest; leveraged and inverse 0.0085-0.0095);
+    ``instruments.expense_ratio`` reports them for ``round(0.7 n_etfs)`` random funds and is NaN for
+    the other ~30%.
 
     **Constructed failures.** Against the universe filter's default thresholds (at least 252
     rows of history, at most 10% of rows missing since the first price, at most 5 rows since
@@ -1356,7 +1420,7 @@ def simulate_market(
     n_etfs = require_positive_int(n_etfs, "n_etfs", minimum=0)
     if n_etfs > MAX_ETFS:
         raise AnalyticsError(f"n_etfs must be between 0 and {MAX_ETFS}, got {n_etfs}")
-    dates, holidays = _calendar(start, end)
+    dates, holidays = trading_calendar(start, end)
     if len(dates) < MIN_TRADING_DAYS:
         raise AnalyticsError(
             f"end must leave at least {MIN_TRADING_DAYS} trading days in [start, end], got "
