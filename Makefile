@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 PORTFOLIO_HOME ?= $(CURDIR)/.portfolio
 DAGSTER_HOME ?= $(PORTFOLIO_HOME)/dagster
 DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= 1
+DAGSTER_EVENT_BATCH_SIZE ?= 1000
 export PORTFOLIO_HOME DAGSTER_HOME DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS
+export DAGSTER_EVENT_BATCH_SIZE
 
 STAMP := $(VENV)/.installed
 
@@ -19,9 +21,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## The instance file is written once and never overwritten (a PostgreSQL one stays).
 instance:
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 ## make demo: set up, migrate and run the main job on the simulated demo market (SQLite).
 demo: install instance

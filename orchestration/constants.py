@@ -21,6 +21,7 @@ PRICES_UNIQUE_KEYS = "prices_unique_keys"
 PRICES_POSITIVE_CLOSES = "prices_positive_closes"
 PRICES_COVER_UNIVERSE = "prices_cover_universe"
 PRICES_FRESH = "prices_fresh"
+PRICES_PRESENT_ON_SESSION = "prices_present_on_session"
 RETURNS_FINITE = "returns_finite"
 BROKER_POSITIONS_RECONCILED = "broker_positions_reconciled"
 
@@ -32,6 +33,9 @@ RECONCILE_BROKER_POSITIONS_JOB = "reconcile_broker_positions"
 TRADE_APPROVAL_SENSOR = "trade_approval_sensor"
 TRADE_PLAN_SENSOR = "trade_plan_sensor"
 TRADE_PLAN_ASSET = "trade_plan"
+TRADE_PLAN_ID_METADATA = "trade_plan_id"
+STRATEGY_JOB = "strategy_pipeline"
+PREVIEW_TRADE_PLAN_JOB = "preview_trade_plan"
 BROKER_POOL = "broker"
 EXECUTION_TAG = "portfolio/execution"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -54,7 +58,7 @@ PORTFOLIO_VOL_AT_MOST_WEIGHTED_VOLS = "portfolio_vol_at_most_weighted_vols"
 FORECASTS_HAVE_SUFFICIENT_DATA = "forecasts_have_sufficient_data"
 
 DEFAULT_MIN_COVERAGE = 0.95
-DEFAULT_MAX_STALE_WEEKDAYS = 3
+DEFAULT_MAX_STALE_SESSIONS = 3
 DEFAULT_LOOKBACK_DAYS = 252
 DEFAULT_MIN_HISTORY = 60
 DEFAULT_MAX_MISSING_FRACTION = 0.1

@@ -3,32 +3,48 @@
 The domains' assets, checks, jobs, schedules and sensors are found by loading the
 ``orchestration/defs`` folder (:func:`dagster.load_from_defs_folder`); this module applies the
 policy that crosses domains once: the ``trading_days`` partitions from the settings' start date,
-source-code references, the resources built from the settings and the in-process executor.
+the simulated-data notice on every asset of the demo market, source-code references, the
+resources built from the settings and the in-process executor.
 Settings are read when Dagster loads the definitions (never at import), so tests can build
 definitions for any settings with :func:`build_definitions`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
 
+from orchestration.constants import SIMULATED_NOTICE
 from orchestration.partitions import is_trading_days, trading_days
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
+from orchestration.resources.fmp import FmpMarketData
 from orchestration.resources.market_data import CsvMarketData, DemoMarketData, MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
 from orchestration.resources.positions import BrokerPositions, MarketDataPositions
 from orchestration.resources.risk import RiskModel
+from orchestration.resources.strategy import strategy_model
 from orchestration.resources.trading_policy import trading_policy
-from orchestration.settings import Settings, load_settings
+from orchestration.settings import FMP_API_KEY_VARIABLE, Settings, load_settings
 
 
 def build_market_data(settings: Settings) -> MarketDataSource:
     """The market data source the settings select."""
     if settings.market_data == "csv":
         return CsvMarketData(directory=str(settings.csv_dir))
+    if settings.market_data == "fmp":
+        return FmpMarketData(
+            api_key=dg.EnvVar(FMP_API_KEY_VARIABLE),
+            base_url=settings.fmp.base_url,
+            symbols=list(settings.fmp.symbols),
+            market_index=settings.market_index,
+            start_date=settings.start_date.isoformat(),
+            positions_csv=str(settings.fmp.positions_csv or ""),
+            calls_per_minute=settings.fmp.calls_per_minute,
+            timeout_seconds=settings.fmp.timeout_seconds,
+        )
     return DemoMarketData(
         start_date=settings.start_date.isoformat(),
         n_symbols=settings.demo_symbols,
@@ -66,23 +82,39 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "broker": broker_connection(settings, readonly=False),
         "broker_data": broker_data,
         "trading_policy": trading_policy(settings),
+        "strategy_model": strategy_model(settings),
     }
 
 
-def _on_trading_days(
-    asset: dg.AssetsDefinition | dg.SourceAsset, partitions: dg.PartitionsDefinition
+SPHINX_ROLE = re.compile(r":(?:func|meth|mod|class|data|attr|obj):`~?([^`]+)`")
+
+
+def plain_roles(text: str) -> str:
+    """``text`` with Sphinx cross-reference roles (``:func:`x```) as plain code (```x```): the
+    UI renders asset descriptions as markdown, which has no roles."""
+    return SPHINX_ROLE.sub(r"`\1`", text)
+
+
+def _with_policy(
+    asset: dg.AssetsDefinition | dg.SourceAsset,
+    partitions: dg.PartitionsDefinition,
+    simulated: bool,
 ) -> dg.AssetsDefinition | dg.SourceAsset:
-    """``asset`` with its ``trading_days`` partitions starting at the settings' start date."""
+    """``asset`` with its ``trading_days`` partitions starting at the settings' start date and,
+    on the simulated demo market, ``simulated: true`` and the notice in its metadata; its
+    description without Sphinx roles."""
     if not isinstance(asset, dg.AssetsDefinition):
         return asset
-    return dg.map_asset_specs(
-        lambda spec: (
-            spec.replace_attributes(partitions_def=partitions)
-            if is_trading_days(spec.partitions_def)
-            else spec
-        ),
-        [asset],
-    )[0]
+    notice = {"simulated": True, "notice": SIMULATED_NOTICE} if simulated else {}
+
+    def apply(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if is_trading_days(spec.partitions_def):
+            spec = spec.replace_attributes(partitions_def=partitions)
+        if spec.description:
+            spec = spec.replace_attributes(description=plain_roles(spec.description))
+        return spec.merge_attributes(metadata=notice) if notice else spec
+
+    return dg.map_asset_specs(apply, [asset])[0]
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -91,7 +123,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
     # A domain imports the upstream assets it names in ``deps``, so the loader meets them twice.
     unique = {id(asset): asset for asset in domains.assets or []}.values()
-    assets = [_on_trading_days(asset, partitions) for asset in unique]
+    assets = [_with_policy(asset, partitions, settings.is_simulated) for asset in unique]
     return dg.Definitions.merge(
         dg.Definitions(
             assets=dg.with_source_code_references(assets),

@@ -14,14 +14,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-MARKET_DATA_SOURCES = ("demo", "csv")
+MARKET_DATA_SOURCES = ("demo", "csv", "fmp")
 BROKERS = ("paper", "ib")
 POSITIONS_SOURCES = ("market_data", "broker")
+STRATEGY_ASSET_TYPES = ("etf", "stock", "etf,stock")
+STRATEGY_METHODS = ("mvo", "minvar", "rankbased")
 BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 DEFAULT_START_DATE = dt.date(2022, 1, 3)
 DEFAULT_DEMO_SYMBOLS = 150
 DEFAULT_DEMO_SEED = 20240101
 DEFAULT_MARKET_INDEX = "SPY"
+DEFAULT_FMP_BASE_URL = "https://financialmodelingprep.com/api/v3"
+FMP_API_KEY_VARIABLE = "FMP_API_KEY"
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,31}")
 
 
@@ -58,6 +62,10 @@ class TradingSettings:
     positions_source
         Where ``portfolio_positions`` comes from: ``market_data`` or ``broker``
         (``PORTFOLIO_POSITIONS_SOURCE``).
+    plan_drift_tolerance
+        Relative change of cash, net liquidation or a price between a trade plan and the
+        execution of its group beyond which execution refuses the plan
+        (``PORTFOLIO_PLAN_DRIFT_TOLERANCE``); share counts must match exactly.
     """
 
     preview_ttl_seconds: float = 300.0
@@ -68,6 +76,7 @@ class TradingSettings:
     lease_seconds: float = 60.0
     auto_approve: bool = False
     positions_source: str = "market_data"
+    plan_drift_tolerance: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,71 @@ class IbSettings:
 
 
 @dataclass(frozen=True)
+class StrategySettings:
+    """The investment process that ends in a trade plan (``PORTFOLIO_STRATEGY_*``).
+
+    Attributes
+    ----------
+    asset_types
+        Instruments the universe draws from: ``("etf",)``, ``("stock",)`` or both
+        (``PORTFOLIO_STRATEGY_ASSET_TYPES``: ``etf``, ``stock`` or ``etf,stock``).
+    method
+        Optimizer of the target portfolio: ``mvo``, ``minvar`` or ``rankbased``
+        (``PORTFOLIO_STRATEGY_METHOD``).
+    positions
+        Number of positions of the target portfolio (``PORTFOLIO_STRATEGY_POSITIONS``).
+    cash_reserve
+        Cash a plan sized to net liquidation leaves in the account
+        (``PORTFOLIO_CASH_RESERVE``).
+    deploy_cash
+        When set, a plan sizes the book to the invested value plus this much cash instead
+        (``PORTFOLIO_DEPLOY_CASH``).
+    cancel_foreign_orders, cover_shorts
+        Account cleanup before planning: cancel open orders of no trade group of ours
+        (``PORTFOLIO_CLEANUP_CANCEL_ORDERS``), and plan buys that cover short positions
+        (``PORTFOLIO_CLEANUP_COVER_SHORTS``); otherwise both are only reported.
+    """
+
+    asset_types: tuple[str, ...] = ("etf",)
+    method: str = "mvo"
+    positions: int = 30
+    cash_reserve: float = 70_000.0
+    deploy_cash: float | None = None
+    cancel_foreign_orders: bool = False
+    cover_shorts: bool = False
+
+
+@dataclass(frozen=True)
+class FmpSettings:
+    """Financial Modeling Prep (``PORTFOLIO_MARKET_DATA=fmp``). The API key itself is never
+    held here: it is checked to be set (``FMP_API_KEY``) and handed to the resource as a
+    ``dg.EnvVar``, resolved when a run starts.
+
+    Attributes
+    ----------
+    base_url
+        API root (``PORTFOLIO_FMP_BASE_URL``, default the v3 API).
+    calls_per_minute
+        Client-side rate limit (``PORTFOLIO_FMP_CALLS_PER_MINUTE``, default 300).
+    timeout_seconds
+        Timeout of one HTTP call (``PORTFOLIO_FMP_TIMEOUT_SECONDS``, default 30); a call that
+        times out is retried.
+    symbols
+        Instruments to load (``PORTFOLIO_FMP_SYMBOLS``, comma list) besides the market index,
+        the 11 sector ETFs and the positions' symbols, which are always loaded.
+    positions_csv
+        A ``positions.csv`` with the portfolio (``PORTFOLIO_FMP_POSITIONS_CSV``); required
+        unless ``PORTFOLIO_POSITIONS_SOURCE=broker``.
+    """
+
+    base_url: str = DEFAULT_FMP_BASE_URL
+    calls_per_minute: int = 300
+    timeout_seconds: float = 30.0
+    symbols: tuple[str, ...] = ()
+    positions_csv: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Validated configuration of one Portfolio Pipeline installation.
 
@@ -150,7 +224,7 @@ class Settings:
     dagster_home
         Dagster instance folder (``DAGSTER_HOME``), ``home/dagster`` by default.
     market_data
-        ``demo`` (simulated market) or ``csv`` (``PORTFOLIO_MARKET_DATA``).
+        ``demo`` (simulated market), ``csv`` or ``fmp`` (``PORTFOLIO_MARKET_DATA``).
     csv_dir
         Directory in the CSV market-data format (``PORTFOLIO_CSV_DIR``), required for ``csv``.
     start_date
@@ -172,6 +246,14 @@ class Settings:
         its own ``ETF`` bucket).
     trading, paper, ib
         Execution limits, the paper broker and the Interactive Brokers connection.
+    strategy
+        The investment process: universe, optimizer, plan sizing and cleanup.
+    fmp
+        The Financial Modeling Prep source (``PORTFOLIO_FMP_*``).
+    mcp_allow_execute
+        Whether agents on the MCP server (``portfolio mcp``) may approve trade groups
+        (``PORTFOLIO_MCP_ALLOW_EXECUTE``, default false: they can only request approval);
+        allowed with the paper broker only.
     """
 
     home: Path
@@ -189,6 +271,9 @@ class Settings:
     trading: TradingSettings = field(default_factory=TradingSettings)
     paper: PaperBrokerSettings = field(default_factory=PaperBrokerSettings)
     ib: IbSettings = field(default_factory=IbSettings)
+    strategy: StrategySettings = field(default_factory=StrategySettings)
+    mcp_allow_execute: bool = False
+    fmp: FmpSettings = field(default_factory=FmpSettings)
 
     @property
     def is_simulated(self) -> bool:
@@ -307,7 +392,20 @@ def _trading(env: Mapping[str, str], broker: str) -> TradingSettings:
         positions_source=_choice(
             env, "PORTFOLIO_POSITIONS_SOURCE", "market_data", POSITIONS_SOURCES
         ),
+        plan_drift_tolerance=_float(
+            env, "PORTFOLIO_PLAN_DRIFT_TOLERANCE", 0.02, minimum=0.0, maximum=1.0
+        ),
     )
+
+
+def _mcp_allow_execute(env: Mapping[str, str], broker: str) -> bool:
+    allowed = _bool(env, "PORTFOLIO_MCP_ALLOW_EXECUTE", False)
+    if allowed and broker != "paper":
+        raise SettingsError(
+            "PORTFOLIO_MCP_ALLOW_EXECUTE=true is only allowed with PORTFOLIO_BROKER=paper; "
+            f"PORTFOLIO_BROKER is {broker!r}"
+        )
+    return allowed
 
 
 def _paper(env: Mapping[str, str]) -> PaperBrokerSettings:
@@ -364,6 +462,25 @@ def _ib(env: Mapping[str, str], broker: str) -> IbSettings:
     )
 
 
+def _strategy(env: Mapping[str, str]) -> StrategySettings:
+    deploy = env.get("PORTFOLIO_DEPLOY_CASH", "").strip()
+    return StrategySettings(
+        asset_types=tuple(
+            _choice(env, "PORTFOLIO_STRATEGY_ASSET_TYPES", "etf", STRATEGY_ASSET_TYPES).split(",")
+        ),
+        method=_choice(env, "PORTFOLIO_STRATEGY_METHOD", "mvo", STRATEGY_METHODS),
+        positions=_int(env, "PORTFOLIO_STRATEGY_POSITIONS", 30, 1),
+        cash_reserve=_float(env, "PORTFOLIO_CASH_RESERVE", 70_000.0, minimum=0.0),
+        deploy_cash=(
+            _float(env, "PORTFOLIO_DEPLOY_CASH", 0.0, minimum=0.0, exclusive_minimum=True)
+            if deploy
+            else None
+        ),
+        cancel_foreign_orders=_bool(env, "PORTFOLIO_CLEANUP_CANCEL_ORDERS", False),
+        cover_shorts=_bool(env, "PORTFOLIO_CLEANUP_COVER_SHORTS", False),
+    )
+
+
 def _date(env: Mapping[str, str], name: str, default: dt.date | None) -> dt.date | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -389,6 +506,49 @@ def _symbol(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _fmp(env: Mapping[str, str], market_data: str) -> FmpSettings:
+    base_url = env.get("PORTFOLIO_FMP_BASE_URL", "").strip() or DEFAULT_FMP_BASE_URL
+    if not base_url.startswith(("http://", "https://")) or "?" in base_url:
+        raise SettingsError(
+            "PORTFOLIO_FMP_BASE_URL must be an http(s) URL without a query string "
+            f"(the key comes from {FMP_API_KEY_VARIABLE})"
+        )
+    symbols = _symbols(env, "PORTFOLIO_FMP_SYMBOLS")
+    bad = [symbol for symbol in symbols if not SYMBOL_PATTERN.fullmatch(symbol)]
+    if bad:
+        raise SettingsError(
+            f"PORTFOLIO_FMP_SYMBOLS has {bad[0]!r}, not a symbol (upper-case letters, digits, "
+            "'.' or '-')"
+        )
+    positions_raw = env.get("PORTFOLIO_FMP_POSITIONS_CSV", "").strip()
+    positions_csv = Path(positions_raw).expanduser().resolve() if positions_raw else None
+    if market_data == "fmp":
+        if not env.get(FMP_API_KEY_VARIABLE, "").strip():
+            raise SettingsError(
+                f"PORTFOLIO_MARKET_DATA=fmp needs {FMP_API_KEY_VARIABLE} (your Financial "
+                "Modeling Prep API key)"
+            )
+        positions_source = _choice(
+            env, "PORTFOLIO_POSITIONS_SOURCE", "market_data", POSITIONS_SOURCES
+        )
+        if positions_csv is None and positions_source == "market_data":
+            raise SettingsError(
+                "PORTFOLIO_MARKET_DATA=fmp needs PORTFOLIO_FMP_POSITIONS_CSV (a positions.csv) "
+                "unless PORTFOLIO_POSITIONS_SOURCE=broker"
+            )
+        if positions_csv is not None and not positions_csv.is_file():
+            raise SettingsError(f"PORTFOLIO_FMP_POSITIONS_CSV={positions_csv} is not a file")
+    return FmpSettings(
+        base_url=base_url.rstrip("/"),
+        calls_per_minute=_int(env, "PORTFOLIO_FMP_CALLS_PER_MINUTE", 300, 1),
+        timeout_seconds=_float(
+            env, "PORTFOLIO_FMP_TIMEOUT_SECONDS", 30.0, minimum=0.0, exclusive_minimum=True
+        ),
+        symbols=symbols,
+        positions_csv=positions_csv,
+    )
+
+
 def _database_url(env: Mapping[str, str], home: Path) -> str:
     raw = env.get("PORTFOLIO_DATABASE_URL", "").strip()
     if not raw:
@@ -405,13 +565,44 @@ def _database_url(env: Mapping[str, str], home: Path) -> str:
             "PORTFOLIO_DATABASE_URL must not contain a password (the Dagster UI shows resource "
             "configuration); put it in PGPASSWORD or ~/.pgpass instead"
         )
+    if raw.startswith("sqlite:///"):
+        database = raw.removeprefix("sqlite:///").split("?", 1)[0].removeprefix("file:")
+        folder = Path(database).expanduser().parent
+        if database and database != ":memory:" and not folder.is_dir():
+            raise SettingsError(
+                f"PORTFOLIO_DATABASE_URL={raw!r}: the folder {folder} does not exist "
+                "(create it first; a missing folder is never created)"
+            )
     return raw
+
+
+def _folder(env: Mapping[str, str], name: str, default: Path) -> Path:
+    """A state folder: missing is fine (it is created on first use), a file is not."""
+    raw = env.get(name, "").strip()
+    path = Path(raw).expanduser().resolve() if raw else default
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}={path} is a file, not a folder")
+    return path
+
+
+def prepare_home(settings: Settings) -> None:
+    """Create the state folder ``PORTFOLIO_HOME`` (not its parents) when it is missing."""
+    try:
+        settings.home.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            f"PORTFOLIO_HOME={settings.home} cannot be created: {exc.strerror or exc}"
+        ) from None
 
 
 DAGSTER_PROCESS_DEFAULTS = {
     # One planned event per asset for a single-run backfill instead of one per partition: a
     # five-year backfill otherwise spends minutes writing thousands of "planned" events.
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "1",
+    # Hand a step's per-partition materializations to the event log in batches of up to 1,000
+    # (one transaction each on the embedded instance, orchestration/instance/storage.py; one
+    # INSERT on dagster-postgres, whose 65,535 bind parameters bound the size).
+    "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
 
 
@@ -431,7 +622,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lists the accepted values.
     """
     env = os.environ if environ is None else environ
-    home = Path(env.get("PORTFOLIO_HOME", "").strip() or ".portfolio").expanduser().resolve()
+    home = _folder(env, "PORTFOLIO_HOME", Path(".portfolio").resolve())
     market_data = _choice(env, "PORTFOLIO_MARKET_DATA", "demo", MARKET_DATA_SOURCES)
     csv_raw = env.get("PORTFOLIO_CSV_DIR", "").strip()
     csv_dir = Path(csv_raw).expanduser().resolve() if csv_raw else None
@@ -441,12 +632,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if not csv_dir.is_dir():
             raise SettingsError(f"PORTFOLIO_CSV_DIR={csv_dir} is not a directory")
     broker = _choice(env, "PORTFOLIO_BROKER", "paper", BROKERS)
-    dagster_home_raw = env.get("DAGSTER_HOME", "").strip()
-    dagster_home = Path(dagster_home_raw).expanduser().resolve() if dagster_home_raw else None
+    dagster_home = _folder(env, "DAGSTER_HOME", home / "dagster")
     return Settings(
         home=home,
         database_url=_database_url(env, home),
-        dagster_home=dagster_home or home / "dagster",
+        dagster_home=dagster_home,
         market_data=market_data,
         csv_dir=csv_dir,
         start_date=_date(env, "PORTFOLIO_START_DATE", DEFAULT_START_DATE),
@@ -459,4 +649,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         trading=_trading(env, broker),
         paper=_paper(env),
         ib=_ib(env, broker),
+        strategy=_strategy(env),
+        mcp_allow_execute=_mcp_allow_execute(env, broker),
+        fmp=_fmp(env, market_data),
     )

@@ -2,19 +2,38 @@
 
 Every subcommand module exposes ``register(subparsers)``; a command handler receives the parsed
 arguments and the validated :class:`~orchestration.settings.Settings` and returns an exit code.
-Errors the user can fix (bad settings, bad input, bad CSV) print one line and exit 2.
+A failing command ends with one line on standard error naming the cause, and exits with
+2 (bad input: settings, arguments, CSV files, baskets, trades), 3 (the database or the broker
+cannot be used) or 1 (anything else, such as a failed run step). ``--verbose`` adds Dagster's
+step log and the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
 
-from orchestration.cli import baskets, pipeline, trading, volatility
-from orchestration.settings import SettingsError, configure_dagster_process, load_settings
+from sqlalchemy.exc import SQLAlchemyError
 
-COMMAND_MODULES = (pipeline, baskets, trading, volatility)
+from orchestration.cli import baskets, mcp, performance, pipeline, strategy, trading, volatility
+from orchestration.cli.output import one_line
+from orchestration.cli.runs import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INFRASTRUCTURE,
+    RunFailed,
+    show_run_logs,
+)
+from orchestration.defs.market_data.removals import HistoryLostError
+from orchestration.resources.broker import BrokerError
+from orchestration.settings import configure_dagster_process, load_settings, prepare_home
+from orchestration.storage.engine import DatabaseUnavailable
+
+COMMAND_MODULES = (pipeline, baskets, trading, strategy, performance, volatility, mcp)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="portfolio",
         description="Portfolio Pipeline: prices, risk, baskets and basket trading on Dagster.",
+        epilog="Exit codes: 0 success, 1 failure (e.g. a failed run step), 2 bad input "
+        "(settings, arguments, CSV files, baskets, trades), 3 the database or the broker cannot "
+        "be used. A failure ends with one line naming the cause; --verbose adds Dagster's step "
+        "log and the traceback.",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print Dagster's step log and tracebacks on standard error",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
@@ -29,16 +57,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INFRASTRUCTURE = (BrokerError, DatabaseUnavailable, HistoryLostError, SQLAlchemyError, OSError)
+
+
+def exit_code(error: BaseException) -> int:
+    """The documented exit code of a command that raised ``error``."""
+    if isinstance(error, RunFailed):
+        return error.exit_code
+    if isinstance(error, ValueError):
+        return EXIT_BAD_INPUT
+    if isinstance(error, INFRASTRUCTURE):
+        return EXIT_INFRASTRUCTURE
+    return EXIT_FAILED
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(
+        error, ValueError | RunFailed | DatabaseUnavailable | HistoryLostError | BrokerError
+    ):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return f"{type(error).__name__}: {error} (rerun with --verbose for the traceback)"
+
+
+def _silence_stdout() -> None:
+    """Standard output was closed by its reader (``| head``): drop what is left unflushed."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``portfolio`` console script."""
     args = build_parser().parse_args(argv)
     configure_dagster_process()
+    show_run_logs(args.verbose)
+    if not args.verbose:
+        warnings.simplefilter("ignore")
     try:
         settings = load_settings()
-        return int(args.handler(args, settings))
-    except (SettingsError, ValueError) as exc:
-        print(f"portfolio {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        prepare_home(settings)
+        code = int(args.handler(args, settings))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"portfolio {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # every failure ends in one line; the traceback on request
+        if args.verbose:
+            traceback.print_exc()
+        print(f"portfolio {args.command}: error: {one_line(_describe(error))}", file=sys.stderr)
+        return exit_code(error)
 
 
 if __name__ == "__main__":

@@ -15,18 +15,25 @@ import dagster as dg
 from sqlalchemy.engine import make_url
 
 from orchestration import constants as c
+from orchestration import market_calendar
+from orchestration.cli import strategy as strategy_cli
 from orchestration.cli import trading
+from orchestration.cli.arguments import iso_date
 from orchestration.cli.output import print_json, print_pairs, progress
 from orchestration.cli.runs import (
+    RunFailed,
+    RunFailure,
     execute_job,
-    failure_summary,
     instance_for,
     reset_instance_storage,
+    run_failure,
     run_sensor_once,
 )
 from orchestration.cli.summary import pipeline_summary
 from orchestration.definitions import build_definitions, build_market_data
 from orchestration.defs.baskets import store as basket_store
+from orchestration.defs.market_data.removals import ALLOW_REMOVALS_TAG
+from orchestration.defs.performance.jobs import REFRESH_TRADING_PERFORMANCE_JOB
 from orchestration.resources.database import Database
 from orchestration.settings import Settings
 from orchestration.storage import migrate
@@ -64,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load prices, benchmark and holdings only (job market_data_backfill), e.g. a long "
         "history for `portfolio evaluate-volatility`",
     )
+    backfill.add_argument("--allow-removals", action="store_true", help=ALLOW_REMOVALS_HELP)
     backfill.add_argument("--json", action="store_true", help="print the result as JSON")
     backfill.set_defaults(handler=backfill_command)
 
@@ -74,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="trading day (default: the latest day with prices)",
     )
+    run.add_argument("--allow-removals", action="store_true", help=ALLOW_REMOVALS_HELP)
     run.add_argument("--json", action="store_true", help="print the result as JSON")
     run.set_defaults(handler=run_command)
 
@@ -83,17 +92,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     upgrade.set_defaults(handler=db_upgrade_command)
 
 
-def iso_date(text: str) -> dt.date:
-    """An ``argparse`` type: a ``YYYY-MM-DD`` date, or a usage error naming the text."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+ALLOW_REMOVALS_HELP = (
+    "let the run delete stored prices of its days that the source no longer has (otherwise "
+    "such a run fails and writes nothing); recorded as the run tag "
+    f"{ALLOW_REMOVALS_TAG}=true"
+)
+
+
+def _removal_tags(args: argparse.Namespace) -> dict[str, str]:
+    return {ALLOW_REMOVALS_TAG: "true"} if args.allow_removals else {}
+
+
+def _finish(args: argparse.Namespace, outcome: dict[str, object]) -> int:
+    if args.json:
+        print_json(outcome)
+    if not outcome["success"]:
+        raise RunFailed(RunFailure(str(outcome["error"]), int(outcome["exit_code"])))
+    return 0
 
 
 def _require_trading_day(day: dt.date, settings: Settings, name: str) -> None:
-    if day.weekday() >= 5:
-        raise ValueError(f"{name} {day.isoformat()} is a weekend day; trading days are weekdays")
+    if not market_calendar.is_session(market_calendar.require_in_range(day, name)):
+        raise ValueError(
+            f"{name} {day.isoformat()} is {market_calendar.closure(day)}, not an NYSE session; "
+            f"the next session is {market_calendar.next_session(day).isoformat()}"
+        )
     if day < settings.start_date:
         raise ValueError(
             f"{name} {day.isoformat()} is before the first partition "
@@ -134,7 +157,9 @@ def _outcome(result: dg.ExecuteInProcessResult, seconds: float, label: str) -> d
         "materializations": len(result.get_asset_materialization_events()),
     }
     if not result.success:
-        outcome["error"] = failure_summary(result)
+        failure = run_failure(result)
+        outcome["error"] = failure.message
+        outcome["exit_code"] = failure.exit_code
     status = "succeeded" if result.success else f"FAILED ({outcome['error']})"
     progress(f"  {label}run {result.run_id} {status} in {seconds:.1f} s")
     return outcome
@@ -147,6 +172,7 @@ def _run(
     job: str = c.DAILY_PIPELINE_JOB,
     partition_key: str | None = None,
     partition_range: tuple[dt.date, dt.date] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> dict[str, object]:
     defs = build_definitions(settings)
     instance = instance_for(settings)
@@ -158,6 +184,7 @@ def _run(
         instance,
         partition_key=partition_key,
         partition_range=partition_range,
+        tags=tags,
     )
     return _outcome(result, time.perf_counter() - started, "")
 
@@ -257,10 +284,41 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
         if runs[-1]["success"]
         else {"skipped": "the pipeline runs failed"}
     )
+    # Trade performance (issue 11): the paper fills become transactions, the round trip a
+    # realized trade; the four assets of the trading-performance job on the same instance.
+    performance = (
+        _run(
+            settings,
+            "trading performance (transactions, realized trades, report, positions P&L)",
+            job=REFRESH_TRADING_PERFORMANCE_JOB,
+        )
+        if trade.get("success", False)
+        else {"skipped": "the demo trades did not complete"}
+    )
+    # Strategy (issue 10): universe → scores → target → backtest → trade plan, previewed.
+    strategy = (
+        strategy_cli.demo_strategy(settings, latest)
+        if all(run["success"] for run in runs)
+        else {"skipped": "the pipeline runs failed"}
+    )
     summary = pipeline_summary(settings, latest)
-    ok = all(run["success"] for run in runs) and trade.get("success", True)
+    ok = (
+        all(run["success"] for run in runs)
+        and trade.get("success", True)
+        and performance.get("success", True)
+        and strategy.get("success", True)
+    )
     if args.json:
-        print_json({"success": ok, "runs": runs, "trade": trade, "summary": dict(summary)})
+        print_json(
+            {
+                "success": ok,
+                "runs": runs,
+                "trade": trade,
+                "performance": performance,
+                "strategy": strategy,
+                "summary": dict(summary),
+            }
+        )
     else:
         print("\nSummary (SIMULATED demo market — not real data)")
         print_pairs(summary)
@@ -291,10 +349,9 @@ def backfill_command(args: argparse.Namespace, settings: Settings) -> int:
         f"backfill {args.start} … {args.end} ({count} trading days, one run of {job})",
         job=job,
         partition_range=(args.start, args.end),
+        tags=_removal_tags(args),
     )
-    if args.json:
-        print_json(outcome)
-    return 0 if outcome["success"] else 1
+    return _finish(args, outcome)
 
 
 def _latest_price_date(settings: Settings) -> dt.date | None:
@@ -309,10 +366,13 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if day is None:
         raise ValueError("no prices anywhere yet; pass --date or run `portfolio backfill` first")
     _require_trading_day(day, settings, "--date")
-    outcome = _run(settings, f"daily pipeline for {day}", partition_key=day.isoformat())
-    if args.json:
-        print_json(outcome)
-    return 0 if outcome["success"] else 1
+    outcome = _run(
+        settings,
+        f"daily pipeline for {day}",
+        partition_key=day.isoformat(),
+        tags=_removal_tags(args),
+    )
+    return _finish(args, outcome)
 
 
 def db_upgrade_command(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,33 +3,85 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from dagster._utils.error import SerializableErrorInfo
 from sqlalchemy import select
 
+from orchestration.clock import naive_utc
 from orchestration.constants import BROKER_POOL, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.execution.records import GROUPS, GroupStatus
+from orchestration.resources.broker import BrokerError
 from orchestration.resources.database import Database
 from orchestration.settings import Settings
 
 INSTANCE_CONFIG = "dagster.yaml"
 RUN_KEY_TAG = "dagster/run_key"
 SENSOR_NAME_TAG = "dagster/sensor_name"
-CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+PID_TAG = "portfolio/pid"
+HOST_TAG = "portfolio/host"
+POOL_POLL_SECONDS = 0.5
+BAD_INPUT_ERRORS = frozenset(
+    {
+        "BasketError",
+        "CsvFormatError",
+        "MarketDataError",
+        "PlanError",
+        "PriceRemovalError",
+        "SettingsError",
+        "SourceFormatError",
+        "TradeError",
+    }
+)
+INFRASTRUCTURE_ERRORS = frozenset(
+    {
+        "BrokerDisconnected",
+        "BrokerError",
+        "DatabaseUnavailable",
+        "FmpUnavailable",
+        "HistoryLostError",
+    }
+)
+EXIT_BAD_INPUT = 2
+EXIT_INFRASTRUCTURE = 3
+EXIT_FAILED = 1
+_console = {"log_level": "CRITICAL"}
+
+
+def show_run_logs(verbose: bool) -> None:
+    """Whether in-process runs print Dagster's step log on standard error (``--verbose``);
+    without it only the CLI's progress lines appear. The run's own log (the UI) is complete
+    either way."""
+    _console["log_level"] = "DEBUG" if verbose else "CRITICAL"
+
+
+def _console_config() -> dict:
+    return {"loggers": {"console": {"config": dict(_console)}}}
+
+
+PROJECT_INSTANCE_FILE = Path(__file__).resolve().parents[2] / INSTANCE_CONFIG
+"""The embedded default instance configuration (SQLite, one run at a time, broker pool of 1,
+batched event writes) that a new ``DAGSTER_HOME`` starts with."""
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent instance in ``settings.dagster_home`` (created if missing).
 
-    Never the temporary instance Dagster makes without ``DAGSTER_HOME``: it forgets run keys
-    and sensor cursors when the process exits.
+    A new instance folder gets the project's ``dagster.yaml`` once; an existing one (e.g. the
+    dagster-postgres variant) is never overwritten. Never the temporary instance Dagster makes
+    without ``DAGSTER_HOME``: it forgets run keys and sensor cursors when the process exits.
     """
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / INSTANCE_CONFIG
+    if not config.exists():
+        shutil.copyfile(PROJECT_INSTANCE_FILE, config)
     return dg.DagsterInstance.from_config(str(settings.dagster_home))
 
 
@@ -55,23 +107,26 @@ def execute_job(
     partition_range: tuple[dt.date, dt.date] | None = None,
     run_config: dict | None = None,
     tags: dict[str, str] | None = None,
+    assets: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run ``job_name`` in this process, recorded on ``instance``.
 
     ``partition_range`` runs every partition from start to end in one run (a single-run
-    backfill); ``partition_key`` runs one partition.
+    backfill); ``partition_key`` runs one partition; ``assets`` runs only those assets of the
+    job.
     """
     job = defs.resolve_job_def(job_name)
     run_tags = dict(tags or {})
     if partition_range is not None:
         run_tags[RANGE_START_TAG] = partition_range[0].isoformat()
         run_tags[RANGE_END_TAG] = partition_range[1].isoformat()
-    config = {**CONSOLE_INFO, **(run_config or {})}
+    config = {**_console_config(), **(run_config or {})}
     return job.execute_in_process(
         run_config=config,
         instance=instance,
         partition_key=partition_key,
         tags=run_tags,
+        asset_selection=[dg.AssetKey(name) for name in assets] if assets else None,
         raise_on_error=False,
     )
 
@@ -89,21 +144,84 @@ def apply_dynamic_partitions_requests(
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
 
 
-def failure_summary(result: dg.ExecuteInProcessResult) -> str:
-    """The first failure of a run in one line (step name and error message)."""
+@dataclass(frozen=True)
+class RunFailure:
+    """Why a run failed, in one line, and the CLI exit code of that cause."""
+
+    message: str
+    exit_code: int
+
+
+def _cause(error: SerializableErrorInfo) -> SerializableErrorInfo:
+    """The user's exception under Dagster's wrappers (step and resource errors)."""
+    while error.cls_name and error.cls_name.startswith("Dagster") and error.cause is not None:
+        error = error.cause
+    return error
+
+
+def _text(error: SerializableErrorInfo) -> str:
+    message = error.message.strip()
+    prefix, _, rest = message.partition(": ")
+    if error.cls_name and prefix.endswith(error.cls_name) and rest:
+        message = rest
+    return " ".join(message.split())
+
+
+def _exit_code(cls_name: str | None) -> int:
+    if cls_name in BAD_INPUT_ERRORS:
+        return EXIT_BAD_INPUT
+    if cls_name in INFRASTRUCTURE_ERRORS:
+        return EXIT_INFRASTRUCTURE
+    return EXIT_FAILED
+
+
+def run_failure(result: dg.ExecuteInProcessResult) -> RunFailure:
+    """The first failure of a run: a failed step, else a failed start (resources), else a
+    failed blocking check, with the exit code its cause maps to. A step stopped by a failed
+    blocking check is reported as that check, with what the check says (e.g. the dates)."""
+    checks = _failed_checks(result)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
             error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            if error and error.cause:
-                message = error.cause.message.strip()
-            return f"step {event.step_key} failed: {message}"
+            if error is None:
+                return RunFailure(f"step {event.step_key} failed", EXIT_FAILED)
+            cause = _cause(error)
+            if cause.cls_name == "DagsterAssetCheckFailedError" and checks:
+                return RunFailure(checks[0], EXIT_FAILED)
+            return RunFailure(f"{event.step_key}: {_text(cause)}", _exit_code(cause.cls_name))
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        if isinstance(error, SerializableErrorInfo):
+            cause = _cause(error)
+            return RunFailure(_text(cause), _exit_code(cause.cls_name))
+    if checks:
+        return RunFailure(checks[0], EXIT_FAILED)
+    return RunFailure("run failed", EXIT_FAILED)
+
+
+def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The run's failed check evaluations, each as ``check NAME failed[: description]``."""
+    failed = []
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if data is not None and not data.passed:
-                return f"check {data.check_name} failed"
-    return "run failed"
+                detail = f": {' '.join(data.description.split())}" if data.description else ""
+                failed.append(f"check {data.check_name} failed{detail}")
+    return failed
+
+
+class RunFailed(Exception):
+    """A run launched by a command failed; the message is its cause in one line."""
+
+    def __init__(self, failure: RunFailure) -> None:
+        super().__init__(failure.message)
+        self.exit_code = failure.exit_code
+
+
+def failure_summary(result: dg.ExecuteInProcessResult) -> str:
+    """The first failure of a run in one line (:func:`run_failure`)."""
+    return run_failure(result).message
 
 
 @dataclass(frozen=True)
@@ -213,6 +331,8 @@ def release_dead_execution_runs(
     every later execution would wait for it forever (only a daemon's run monitoring frees
     slots). A run whose lease on its group has expired is provably no longer executing: it is
     reported failed and its slots freed. Slots of runs that already finished are freed too.
+    A run started by this command line on this host whose process no longer exists (tags
+    ``portfolio/pid`` and ``portfolio/host``) is provably dead too, lease or not.
     Returns the ids of the runs released.
     """
     with database.engine.connect() as connection:
@@ -238,9 +358,123 @@ def release_dead_execution_runs(
             instance.report_run_failed(
                 run, message=f"its executor died: the lease of {run_id} on its group expired"
             )
+        elif not run.is_finished and process_gone(run.tags):
+            instance.report_run_failed(
+                run,
+                message=f"its executor died: process {run.tags[PID_TAG]} on "
+                f"{run.tags[HOST_TAG]} no longer exists",
+            )
         elif not run.is_finished:
             continue
         if storage.supports_global_concurrency_limits:
             storage.free_concurrency_slots_for_run(run_id)
         released.append(run_id)
     return released
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming this process, so a later command can tell that a run's process died."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def process_gone(tags: dict[str, str]) -> bool:
+    """True when ``tags`` name a process on this host that no longer exists."""
+    if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
+        return False
+    try:
+        os.kill(int(tags[PID_TAG]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class BrokerPoolBusy(BrokerError):
+    """Another execution holds the broker pool (or the group's lease) longer than the wait."""
+
+
+@dataclass(frozen=True)
+class PoolHolder:
+    """What keeps an execution from starting now, and until when at the latest."""
+
+    description: str
+    until: dt.datetime | None
+
+
+def _blocker(
+    instance: dg.DagsterInstance, database: Database, group_id: int, now: dt.datetime
+) -> PoolHolder | None:
+    with database.engine.connect() as connection:
+        group = connection.execute(
+            select(GROUPS.c.status, GROUPS.c.owner, GROUPS.c.lease_expires_at).where(
+                GROUPS.c.id == group_id
+            )
+        ).first()
+    lease = naive_utc(group.lease_expires_at) if group and group.lease_expires_at else None
+    if (
+        group is not None
+        and group.status == GroupStatus.EXECUTING.value
+        and group.owner
+        and lease is not None
+        and lease > naive_utc(now)
+    ):
+        return PoolHolder(
+            f"group {group_id} is leased by {group.owner} until {lease:%H:%M:%S} UTC", lease
+        )
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return None
+    for slot in storage.get_concurrency_info(BROKER_POOL).claimed_slots:
+        run = instance.get_run_by_id(slot.run_id)
+        if run is None or run.is_finished:
+            continue
+        record = instance.get_run_record_by_id(slot.run_id)
+        since = record.start_time if record is not None and record.start_time else None
+        started = (
+            dt.datetime.fromtimestamp(since, dt.UTC).strftime("%H:%M:%S UTC") if since else "?"
+        )
+        return PoolHolder(f"run {slot.run_id} (since {started}) holds the broker pool", None)
+    return None
+
+
+def wait_for_broker_pool(
+    instance: dg.DagsterInstance,
+    database: Database,
+    group_id: int,
+    *,
+    timeout: float,
+    clock: Callable[[], dt.datetime],
+    report: Callable[[str], None],
+) -> list[str]:
+    """Wait, at most ``timeout`` seconds, until nothing keeps ``group_id`` from executing now:
+    no live lease of another executor on the group and no live run in the ``broker`` pool.
+
+    Dead holders are released on every poll (:func:`release_dead_execution_runs`), so a
+    crashed executor's slot is freed at once and its lease waited out. Returns the runs
+    released.
+
+    Raises
+    ------
+    BrokerPoolBusy
+        Still blocked after ``timeout``, naming the holder and when its lease expires.
+    """
+    deadline = time.monotonic() + timeout
+    released: list[str] = []
+    said = None
+    while True:
+        released += release_dead_execution_runs(instance, database, clock())
+        holder = _blocker(instance, database, group_id, clock())
+        if holder is None:
+            return released
+        if time.monotonic() >= deadline:
+            retry = (
+                f"; retry after the lease expires at {holder.until:%H:%M:%S} UTC"
+                if holder.until
+                else "; retry when it finishes"
+            )
+            raise BrokerPoolBusy(f"another execution is in the way: {holder.description}{retry}")
+        if holder.description != said:
+            report(f"· waiting (at most {timeout:.0f} s): {holder.description}")
+            said = holder.description
+        time.sleep(POOL_POLL_SECONDS)

@@ -151,7 +151,123 @@ def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, objec
     return pairs
 
 
-SUMMARY_SECTIONS = (market_data_summary, risk_summary, baskets_summary, trading_summary)
+def _money(value: object, currency: object) -> str:
+    if value is None:
+        return "n/a"
+    unit = "$" if currency in (None, "USD") else f"{currency} "
+    sign = "-" if float(value) < 0 else ""
+    return f"{sign}{unit}{abs(float(value)):,.2f}"
+
+
+def performance_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+    """The latest trading-performance report and positions P&L (primary currency)."""
+    report = database.read_frame(
+        "SELECT report FROM trading_performance_snapshots ORDER BY id DESC LIMIT 1"
+    )
+    positions = database.read_frame(
+        "SELECT summary FROM positions_pnl_snapshots ORDER BY id DESC LIMIT 1"
+    )
+    pairs: list[tuple[str, object]] = [
+        ("transactions", int(_scalar(database, "SELECT COUNT(*) FROM transactions") or 0))
+    ]
+    if not report.empty:
+        data = report["report"].iloc[0]
+        data = json.loads(data) if isinstance(data, str) else data
+        primary = data["primary_currency"]
+        section = data["by_currency"][primary] if primary else data
+        realized = section["realized_performance"]
+        pairs.append(
+            (
+                "realized trades",
+                f"{data['realized_performance']['total_trades']}: net P&L "
+                f"{_money(realized['net_pnl'], primary)}, win rate "
+                f"{realized['win_percent']:.1f}%",
+            )
+        )
+    if not positions.empty:
+        data = positions["summary"].iloc[0]
+        data = json.loads(data) if isinstance(data, str) else data
+        primary = data["primary_currency"]
+        totals = data["by_currency"].get(primary) if primary else None
+        if totals:
+            pairs.append(
+                (
+                    "open positions (traded)",
+                    f"{totals['num_positions']}: gross exposure "
+                    f"{_money(totals['gross_exposure'], primary)}, unrealized P&L "
+                    f"{_money(totals['unrealized_pnl_dollars'], primary)}",
+                )
+            )
+    return pairs
+
+
+def strategy_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+    """The target portfolio, its backtest and the trade plan of ``as_of`` (when computed)."""
+    targets = database.read_frame(
+        "SELECT symbol, weight, method FROM target_weights WHERE as_of = :d "
+        "ORDER BY weight DESC, symbol",
+        {"d": as_of},
+    )
+    if targets.empty:
+        return [("strategy", "not run for this day")]
+    universe = database.read_frame(
+        "SELECT COUNT(*) AS n, SUM(CASE WHEN eligible THEN 1 ELSE 0 END) AS eligible "
+        "FROM strategy_universe WHERE as_of = :d",
+        {"d": as_of},
+    ).iloc[0]
+    top = ", ".join(f"{r.symbol} {r.weight:.1%}" for r in targets.head(5).itertuples())
+    pairs: list[tuple[str, object]] = [
+        ("strategy universe", f"{int(universe['eligible'])} eligible of {int(universe['n'])}"),
+        (
+            "target portfolio",
+            f"{len(targets)} positions ({targets['method'].iloc[0]}); largest: {top}",
+        ),
+    ]
+    metrics = _scalar(database, "SELECT metrics FROM backtest_runs WHERE as_of = :d", {"d": as_of})
+    if metrics is not None:
+        data = json.loads(metrics) if isinstance(metrics, str) else metrics
+        pairs.append(
+            (
+                "backtest",
+                f"CAGR {_fmt(data['cagr'], '.1%')}, Sharpe {_fmt(data['sharpe'], '.2f')}, "
+                f"max drawdown {_fmt(data['max_drawdown'], '.1%')}, "
+                f"{int(data['stop_loss_events'])} stop-losses",
+            )
+        )
+    plan = database.read_frame(
+        "SELECT p.id, p.buys_total, p.sells_total, p.cash_after, "
+        "(SELECT COUNT(*) FROM trade_plan_trades t WHERE t.plan_id = p.id) AS trades, "
+        "(SELECT MAX(g.id) FROM basket_trade_groups g WHERE g.trade_plan_id = p.id) AS group_id "
+        "FROM trade_plans p WHERE p.as_of = :d ORDER BY p.id DESC LIMIT 1",
+        {"d": as_of},
+    )
+    if not plan.empty:
+        row = plan.iloc[0]
+        group = (
+            f"previewed as group {int(row['group_id'])} (`portfolio trade approve "
+            f"{int(row['group_id'])}` executes it)"
+            if row["group_id"] is not None and not pd.isna(row["group_id"])
+            else "not previewed"
+        )
+        pairs.append(
+            (
+                "trade plan",
+                f"plan {int(row['id'])}: {int(row['trades'])} trades, sells "
+                f"{row['sells_total']:,.0f}, buys {row['buys_total']:,.0f}, cash after "
+                f"{row['cash_after']:,.0f}; {group}",
+            )
+        )
+    return pairs
+
+
+SUMMARY_SECTIONS = (
+    market_data_summary,
+    risk_summary,
+    baskets_summary,
+    trading_summary,
+    performance_summary,
+    strategy_summary,
+)
 
 
 def pipeline_summary(settings: Settings, as_of: dt.date) -> list[tuple[str, object]]:

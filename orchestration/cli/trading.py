@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import signal
 import sys
 import time
 import uuid
@@ -24,8 +25,9 @@ from orchestration.cli.runs import (
     execute_job,
     failure_summary,
     instance_for,
-    release_dead_execution_runs,
+    process_tags,
     run_sensor_once,
+    wait_for_broker_pool,
 )
 from orchestration.clock import utc_now
 from orchestration.definitions import build_definitions
@@ -34,18 +36,24 @@ from orchestration.execution.approve import approve_basket_trade
 from orchestration.execution.cancel import cancel_basket_trade
 from orchestration.execution.execute import ExecutionReport, execute_basket_trade
 from orchestration.execution.halts import HaltState, current_halt, halt_trading, resume_trading
-from orchestration.execution.preview import preview_basket_trade
+from orchestration.execution.preview import (
+    WOULD_BE_REFUSED,
+    preview_basket_trade,
+    reference_price,
+)
 from orchestration.execution.reconcile import (
     latest_reconciliation,
     reconcile_positions,
     take_baseline,
 )
-from orchestration.execution.records import GROUPS, GroupStatus, TradeGroup, read_group
+from orchestration.execution.records import GROUPS, GroupStatus, LegStatus, TradeGroup, read_group
 from orchestration.resources.broker import BrokerError
 from orchestration.resources.broker_connection import broker_connection
 from orchestration.resources.database import Database
 from orchestration.settings import Settings
+from orchestration.storage.models import TradeApprovalRequest
 
+APPROVAL_REQUESTS = TradeApprovalRequest.__table__
 BROKER_ERROR_EXIT = 3
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -79,6 +87,25 @@ def _amount(text: str) -> float:
         raise argparse.ArgumentTypeError(f"--value {text!r} is not a number") from None
 
 
+PREVIEW_DESCRIPTION = """\
+Whole-share legs at the broker's reference price (last trade, else bid/ask midpoint), sells
+before buys, each previewed what-if at the broker:
+  buy        allocates VALUE by the basket's weights: floor(weight x VALUE / price) shares
+  sell       reduces the basket's CURRENT holdings proportionally to those holdings (not to
+             the weights): floor(held x VALUE / market value) shares of each; a basket held
+             60/40 by value but weighted 26/74 is still sold 60/40; VALUE over the holdings'
+             market value sells everything
+  rebalance  moves the holdings to floor(weight x VALUE / price) shares each
+Leftover cash uses the what-if estimated costs (slippage and commissions included): buy and
+rebalance, VALUE minus the target holdings at the reference prices minus the estimated
+slippage and commissions (a buy or rebalance never costs more than VALUE: when it would, the
+legs are sized again for less and a warning says so); sell, VALUE minus the estimated net
+proceeds. Every leg is checked like the executor checks it (per-order, per-group and
+net-liquidation limits; buys after sells covered by the account's cash): a refused leg says
+"would be refused by ..." and the executor checks it again before placing it; a group whose
+every leg is refused is failed (exit 1)."""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``portfolio trade …`` and ``portfolio trading …`` to the parser."""
     trade = subparsers.add_parser("trade", help="preview, approve, execute and cancel trades")
@@ -91,9 +118,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         return parser
 
     preview = add(commands, "preview", "preview a basket trade (what-if per leg)", preview_command)
+    preview.description = PREVIEW_DESCRIPTION
+    preview.formatter_class = argparse.RawDescriptionHelpFormatter
     preview.add_argument("basket")
     preview.add_argument("--action", required=True, choices=["buy", "sell", "rebalance"])
-    preview.add_argument("--value", required=True, type=_amount, help="cash value, e.g. 10000")
+    preview.add_argument(
+        "--value",
+        required=True,
+        type=_amount,
+        help="cash value, e.g. 10000: finite, > 0; a buy or sell at most "
+        "PORTFOLIO_MAX_GROUP_NOTIONAL and the allowed fraction of net liquidation, a "
+        "rebalance at most the net liquidation value",
+    )
 
     for name, help_text, handler in (
         ("approve", "approve a previewed group", approve_command),
@@ -111,7 +147,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     execute.add_argument("id", type=_positive_int)
     execute.add_argument(
-        "--dry-run", action="store_true", help="re-preview and check limits, place nothing"
+        "--dry-run",
+        action="store_true",
+        help="re-preview the pending legs and check limits and cash like an execution, "
+        "place nothing",
+    )
+    execute.add_argument(
+        "--wait",
+        type=float,
+        default=None,
+        help="seconds to wait for another execution's broker pool slot or lease on the group "
+        "(default: the execution lease plus 5 s); then exit 3 naming the holder",
     )
 
     switch = subparsers.add_parser("trading", help="halt or resume trading; reconciliation")
@@ -137,6 +183,12 @@ def _owner(kind: str) -> str:
     return f"cli-{kind}-{uuid.uuid4().hex[:12]}"
 
 
+def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` for a text table or JSON: missing values (an unfilled leg's average price)
+    None, so they print blank (null in JSON), never ``nan``."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def _legs_frame(group: TradeGroup) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -157,6 +209,15 @@ def _legs_frame(group: TradeGroup) -> pd.DataFrame:
     )
 
 
+def _leftover_basis(group: TradeGroup) -> str:
+    """How the group's leftover cash was computed, in a few words."""
+    if group.trade_plan_id is not None:
+        return "(the account's cash after the accepted legs, at their estimated costs)"
+    if group.action == "sell":
+        return "(of the value, not raised by the estimated net proceeds)"
+    return "(of the value, after the estimated slippage and commissions)"
+
+
 def _print_group(group: TradeGroup) -> None:
     now = utc_now()
     status = group.status.value
@@ -169,8 +230,19 @@ def _print_group(group: TradeGroup) -> None:
         ("status", status),
         ("broker", f"{group.broker} account {group.account}"),
         ("estimated cost", f"{group.estimated_cost:,.2f}"),
-        ("leftover cash", f"{group.leftover_cash:,.2f}"),
+        ("leftover cash", f"{group.leftover_cash:,.2f} {_leftover_basis(group)}"),
     ]
+    flagged = sum(
+        leg.status == LegStatus.PENDING and (leg.status_reason or "").startswith(WOULD_BE_REFUSED)
+        for leg in group.legs
+    )
+    if flagged:
+        pairs.append(
+            (
+                "would be refused",
+                f"{flagged} of {len(group.legs)} legs (see reasons; checked again before placing)",
+            )
+        )
     if group.legs:
         expires = min(leg.expires_at for leg in group.legs)
         pairs.append(("previews expire", f"{expires.isoformat(timespec='seconds')} UTC"))
@@ -178,7 +250,7 @@ def _print_group(group: TradeGroup) -> None:
         pairs.append(("note", group.note))
     print_pairs(pairs)
     print()
-    print_table(_legs_frame(group), floatfmt=".2f")
+    print_table(_text_frame(_legs_frame(group)), floatfmt=".2f")
     for title, lines in (("warnings", group.warnings), ("drift warnings", group.drift_warnings)):
         if lines:
             print(f"\n{title}:")
@@ -203,6 +275,14 @@ def preview_command(args: argparse.Namespace, settings: Settings) -> int:
         print_json(group.as_dict())
     else:
         _print_group(group)
+    if group.status == GroupStatus.FAILED:
+        print(
+            f"portfolio {args.command}: error: group {group.id} failed: every leg was refused; "
+            f"leg 1 {group.legs[0].symbol}: {group.legs[0].status_reason}",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.json:
         print(f"\npreview group {group.id}: approve with `portfolio trade approve {group.id}`")
     return 0
 
@@ -222,7 +302,7 @@ def _print_report(report: ExecutionReport, as_json: bool) -> None:
         print_json(report.as_dict())
         return
     print(report.message)
-    print_table(pd.DataFrame(report.legs), floatfmt=".2f")
+    print_table(_text_frame(pd.DataFrame(report.legs)), floatfmt=".2f")
 
 
 def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -242,23 +322,48 @@ def cancel_command(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.needs_attention else 0
 
 
+def next_step(group: TradeGroup, halt: HaltState) -> str | None:
+    """What happens to ``group`` next, in one line (None once it is final)."""
+    if group.status == GroupStatus.PREVIEW:
+        return f"approve it with `portfolio trade approve {group.id}`"
+    if group.status == GroupStatus.APPROVED and halt.halted:
+        return (
+            f"waits: {halt.describe()}; after `portfolio trading resume` the "
+            "trade_approval_sensor launches its execution"
+        )
+    if group.status == GroupStatus.APPROVED:
+        return (
+            "the trade_approval_sensor launches its execution on its next tick (the daemon "
+            f"runs with `make dev`), or `portfolio trade execute {group.id}` runs it now"
+        )
+    return None
+
+
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Print a group with its legs."""
-    group = read_group(_database(settings), args.id)
+    """Print a group with its legs and what happens to it next."""
+    database = _database(settings)
+    group = read_group(database, args.id)
+    step = next_step(group, current_halt(database))
     if args.json:
-        print_json(group.as_dict())
+        print_json({**group.as_dict(), "next_step": step})
     else:
         _print_group(group)
+        if step:
+            print(f"\nnext: {step}")
     return 0
 
 
 def list_command(args: argparse.Namespace, settings: Settings) -> int:
-    """The newest trade groups."""
+    """The newest trade groups; ``approval_requested``: when an agent last asked a person to
+    approve a group still in preview (``request_trade_approval`` on the MCP server)."""
     frame = _database(settings).read_frame(
-        f"SELECT id, basket_name, action, requested_value, status, estimated_cost, created_at "
-        f"FROM {GROUPS.name} ORDER BY id DESC LIMIT :n",
+        f"SELECT g.id, g.basket_name, g.action, g.requested_value, g.status, g.estimated_cost, "
+        f"g.created_at, (SELECT MAX(r.requested_at) FROM {APPROVAL_REQUESTS.name} r "
+        f"WHERE r.group_id = g.id AND g.status = 'preview') AS approval_requested "
+        f"FROM {GROUPS.name} g ORDER BY g.id DESC LIMIT :n",
         {"n": args.limit},
     )
+    frame = _text_frame(frame)
     if args.json:
         print_json(frame.to_dict(orient="records"))
     else:
@@ -266,8 +371,18 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM stops an execution like Ctrl-C: the leg in flight is left to reconciliation."""
+    raise KeyboardInterrupt
+
+
 def execute_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Execute a group now: the execute job in this process (or a dry run without the job)."""
+    """Execute a group now: the execute job in this process (or a dry run without the job).
+
+    It first waits (at most ``--wait`` seconds, default the execution lease plus 5 s) until no
+    other executor holds the group or the broker pool, releasing the runs of dead processes;
+    SIGINT and SIGTERM stop it, leaving the legs in flight to the next execution's
+    reconciliation."""
     database = _database(settings)
     if args.dry_run:
         connection = broker_connection(settings, readonly=True)
@@ -286,16 +401,27 @@ def execute_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     read_group(database, args.id)
     instance = instance_for(settings)
-    released = release_dead_execution_runs(instance, database, utc_now())
+    released = wait_for_broker_pool(
+        instance,
+        database,
+        args.id,
+        timeout=args.wait if args.wait is not None else settings.trading.lease_seconds + 5.0,
+        clock=utc_now,
+        report=progress,
+    )
     for run_id in released:
         progress(f"· released the broker pool slot of dead run {run_id}")
-    result = execute_job(
-        build_definitions(settings),
-        c.EXECUTE_BASKET_TRADE_JOB,
-        instance,
-        run_config={"ops": {"basket_trade_execution": {"config": {"group_id": args.id}}}},
-        tags={c.TRADE_GROUP_TAG: str(args.id)},
-    )
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = execute_job(
+            build_definitions(settings),
+            c.EXECUTE_BASKET_TRADE_JOB,
+            instance,
+            run_config={"ops": {"basket_trade_execution": {"config": {"group_id": args.id}}}},
+            tags={c.TRADE_GROUP_TAG: str(args.id), **process_tags()},
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     outcome = _step_output(result)
     group = read_group(database, args.id)
     message = outcome.get("message") or ("" if result.success else failure_summary(result))
@@ -436,6 +562,10 @@ def demo_basket_trade(settings: Settings) -> dict[str, object]:
         f"  group {group.id} {group.status.value}: {filled}/{len(group.legs)} legs filled "
         f"({len(launches)} run(s) from the sensor) in {seconds:.1f} s"
     )
+    bought = group.status.value == "completed" and all(launch.success for launch in launches)
+    round_trip = (
+        demo_round_trip(settings, group) if bought else {"skipped": "the basket buy failed"}
+    )
     return {
         "group_id": group.id,
         "basket": basket,
@@ -443,6 +573,74 @@ def demo_basket_trade(settings: Settings) -> dict[str, object]:
         "legs": len(group.legs),
         "filled_legs": filled,
         "runs": [launch.run_id for launch in launches],
-        "success": group.status.value == "completed" and all(launch.success for launch in launches),
+        "success": bought and round_trip.get("success", False),
+        "seconds": round(seconds, 1),
+        "round_trip": round_trip,
+    }
+
+
+DEMO_ROUND_TRIP_BASKET = "Demo round trip"
+
+
+def demo_round_trip(settings: Settings, bought: TradeGroup) -> dict[str, object]:
+    """The demo's second trade: sell half of one position the basket buy opened (preferably a
+    symbol the portfolio did not hold before), through the same preview → approve → sensor →
+    execute path, so the trade-performance assets have a realized round trip.
+
+    The sell goes through a one-symbol basket ``Demo round trip``, deleted again afterwards
+    (the trade group keeps its name). A basket sell of value
+    V sells floor(V / p) shares whatever else is held, so V = (floor(q / 2) + 1/2) * p sells
+    exactly half (rounded down) of the q shares bought, never more than the buy opened."""
+    started = time.perf_counter()
+    database = _database(settings)
+    held = set(database.read_frame("SELECT DISTINCT symbol FROM portfolio_positions")["symbol"])
+    legs = [leg for leg in bought.legs if leg.status.value == "filled" and leg.filled_quantity >= 2]
+    if not legs:
+        return {"skipped": "no leg of the basket buy filled two shares or more", "success": True}
+    fresh = [leg for leg in legs if leg.symbol not in held] or legs
+    leg = max(fresh, key=lambda item: (item.filled_quantity, item.symbol))
+    if DEMO_ROUND_TRIP_BASKET in {b.name for b in basket_store.list_baskets(database)}:
+        basket_store.delete_basket(database, DEMO_ROUND_TRIP_BASKET)
+    basket_store.create_basket(
+        database,
+        DEMO_ROUND_TRIP_BASKET,
+        [leg.symbol],
+        method="equal",
+        description="Demo: one position the demo basket buy opened, sold in part",
+    )
+    shares = int(leg.filled_quantity) // 2
+    try:
+        with broker_connection(settings, readonly=True).session() as broker:
+            price = reference_price(broker.quotes([leg.symbol])[leg.symbol])
+            value = (shares + 0.5) * price
+            progress(f"→ round trip: preview a sell of {shares} {leg.symbol} (paper)")
+            group = preview_basket_trade(
+                database,
+                broker,
+                DEMO_ROUND_TRIP_BASKET,
+                "sell",
+                value,
+                trading=settings.trading,
+                source="demo",
+            )
+        approval = approve_basket_trade(database, group.id, source="demo")
+        progress(f"  {approval.message}; evaluating {c.TRADE_APPROVAL_SENSOR} once")
+        launches = run_sensor_once(
+            build_definitions(settings), instance_for(settings), c.TRADE_APPROVAL_SENSOR
+        )
+    finally:
+        # the one-symbol basket only carried the sale; the trade group keeps its name
+        basket_store.delete_basket(database, DEMO_ROUND_TRIP_BASKET)
+    group = read_group(database, group.id)
+    seconds = time.perf_counter() - started
+    progress(f"  group {group.id} {group.status.value} in {seconds:.1f} s")
+    return {
+        "group_id": group.id,
+        "symbol": leg.symbol,
+        "bought": leg.filled_quantity,
+        "sold": sum(item.filled_quantity for item in group.legs),
+        "status": group.status.value,
+        "runs": [launch.run_id for launch in launches],
+        "success": group.status.value == "completed" and all(x.success for x in launches),
         "seconds": round(seconds, 1),
     }

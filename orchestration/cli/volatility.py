@@ -16,8 +16,8 @@ import pandas as pd
 from analytics_lib.returns import simple_returns
 from analytics_lib.volatility import DEFAULT_HORIZON, HAR_MONTH, evaluate_volatility_forecasts
 from orchestration import constants as c
+from orchestration.cli.arguments import iso_date
 from orchestration.cli.output import print_json, print_pairs, print_table, progress
-from orchestration.cli.pipeline import iso_date
 from orchestration.definitions import build_risk_model
 from orchestration.resources.database import Database
 from orchestration.resources.panels import ReturnsPanels
@@ -152,7 +152,13 @@ def evaluate_volatility_command(args: argparse.Namespace, settings: Settings) ->
     print("\nLosses on daily variances (lower is better)")
     print_table(models, floatfmt=".4g")
     print(
-        f"\nHAR beats the naive forecast for {summary['har_win_share_qlike']:.0%} of symbols on "
-        f"QLIKE and {summary['har_win_share_mse']:.0%} on MSE"
+        f"\nShare of symbols where HAR's own loss is lower than the naive forecast's: "
+        f"{summary['har_win_share_qlike']:.0%} on QLIKE, {summary['har_win_share_mse']:.0%} on MSE."
     )
+    pooled = [
+        f"{loss.upper()} favours "
+        + ("HAR" if summary[f"har_{loss}"] < summary[f"naive_{loss}"] else "naive")
+        for loss in LOSSES
+    ]
+    print(f"Pooled over every forecast (mean_* above): {', '.join(pooled)}.")
     return 0

@@ -17,6 +17,7 @@ class TradingPolicy(dg.ConfigurableResource):
     order_timeout_seconds: float
     lease_seconds: float
     auto_approve: bool
+    plan_drift_tolerance: float = 0.02
 
     @property
     def settings(self) -> TradingSettings:
@@ -29,6 +30,7 @@ class TradingPolicy(dg.ConfigurableResource):
             order_timeout_seconds=self.order_timeout_seconds,
             lease_seconds=self.lease_seconds,
             auto_approve=self.auto_approve,
+            plan_drift_tolerance=self.plan_drift_tolerance,
         )
 
 
@@ -43,4 +45,5 @@ def trading_policy(settings: Settings) -> TradingPolicy:
         order_timeout_seconds=t.order_timeout_seconds,
         lease_seconds=t.lease_seconds,
         auto_approve=t.auto_approve,
+        plan_drift_tolerance=t.plan_drift_tolerance,
     )

@@ -9,6 +9,7 @@ from orchestration.partitions import is_trading_days
 from tests.support import make_settings
 
 MARKET_DATA_ASSETS = {
+    "market_data_snapshot",
     "instruments",
     "benchmark_sector_weights",
     "etf_holdings",
@@ -113,7 +114,10 @@ def test_daily_pipeline_job_and_schedule(tmp_path):
     defs = build_definitions(make_settings(tmp_path))
     job = defs.resolve_job_def("daily_pipeline")
     selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert selected >= MARKET_DATA_ASSETS | RISK_ASSETS | {"portfolio_positions"}
+    assert selected >= MARKET_DATA_ASSETS | RISK_ASSETS | {
+        "portfolio_positions",
+        "broker_reconciliation",
+    }
     for name, expected in (
         ("market_data_backfill", MARKET_DATA_ASSETS),
         ("risk_backfill", RISK_ASSETS | {"portfolio_positions"}),
@@ -156,7 +160,7 @@ def test_trade_jobs_sensors_pool_and_blocking_check(tmp_path):
     cancel = defs.resolve_job_def("cancel_basket_trade")
     assert cancel.get_node_named("basket_trade_cancellation").definition.pool is None
     assert defs.resolve_sensor_def("trade_approval_sensor").job_name == "execute_basket_trade"
-    assert defs.resolve_sensor_def("trade_plan_sensor").job_name == "preview_basket_trade"
+    assert defs.resolve_sensor_def("trade_plan_sensor").job_name == "preview_trade_plan"
     [spec] = defs.resolve_assets_def("broker_reconciliation").check_specs
     assert (spec.name, spec.blocking) == ("broker_positions_reconciled", True)
 
@@ -169,3 +173,35 @@ def test_positions_source_setting_selects_the_resource(tmp_path):
     assert type(market).__name__ == "MarketDataPositions"
     assert type(broker).__name__ == "BrokerPositions"
     assert broker.broker.readonly
+
+
+def test_every_asset_of_the_demo_market_says_it_is_simulated(tmp_path):
+    demo = build_definitions(make_settings(tmp_path))
+    specs = [spec for spec in demo.resolve_all_asset_specs() if spec.key.path != ["baskets"]]
+    assert len(specs) >= 16
+    unmarked = [s.key.to_user_string() for s in specs if s.metadata.get("simulated") is not True]
+    assert unmarked == []
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    real = build_definitions(
+        make_settings(tmp_path, PORTFOLIO_MARKET_DATA="csv", PORTFOLIO_CSV_DIR=str(csv_dir))
+    )
+    assert not any("simulated" in spec.metadata for spec in real.resolve_all_asset_specs())
+
+
+def test_asset_descriptions_read_as_markdown_without_sphinx_roles(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    described = {s.key.to_user_string(): s.description for s in defs.resolve_all_asset_specs()}
+    assert [k for k, d in described.items() if d and ":func:`" in d] == []
+    assert "`analytics_lib.baskets.basket_returns`" in described["basket_returns"]
+
+
+def test_every_check_says_what_it_checks(tmp_path):
+    defs = build_definitions(make_settings(tmp_path))
+    specs = [
+        spec
+        for assets_def in defs.resolve_asset_graph().assets_defs
+        for spec in assets_def.check_specs
+    ]
+    assert len(specs) >= 20
+    assert [s.name for s in specs if not (s.description or "").strip()] == []

@@ -3,6 +3,9 @@
 The snapshot below was taken from the definitions before the domain-first layout
 (``orchestration/defs/<domain>/``) and is compared as a whole, so an asset, check, job,
 schedule or sensor that appears, disappears, changes group or changes partitioning fails here.
+Additions since are deliberate: the strategy and trade-performance domains, the market-data
+validation step, ``trade_plan_sensor`` previewing a plan's trades (``preview_trade_plan``), and
+``prices_present_on_session`` (a session without bars fails ``daily_prices``).
 """
 
 import dagster as dg
@@ -11,6 +14,11 @@ from orchestration.definitions import build_definitions
 from tests.support import make_settings
 
 ASSETS = {
+    "backtest_results": ("strategy", "TimeWindowPartitionsDefinition"),
+    "etf_universe": ("strategy", "TimeWindowPartitionsDefinition"),
+    "factor_scores": ("strategy", "TimeWindowPartitionsDefinition"),
+    "target_portfolio": ("strategy", "TimeWindowPartitionsDefinition"),
+    "trade_plan": ("strategy", "TimeWindowPartitionsDefinition"),
     "basket_analytics": ("baskets", "DynamicPartitionsDefinition"),
     "basket_returns": ("baskets", "DynamicPartitionsDefinition"),
     "baskets": ("baskets", "DynamicPartitionsDefinition"),
@@ -21,13 +29,18 @@ ASSETS = {
     "etf_holdings": ("market_data", None),
     "factor_returns_panel": ("baskets", None),
     "instruments": ("market_data", None),
+    "market_data_snapshot": ("market_data", None),
     "portfolio_beta": ("risk", "TimeWindowPartitionsDefinition"),
     "portfolio_positions": ("trading", None),
     "portfolio_returns": ("risk", "TimeWindowPartitionsDefinition"),
     "portfolio_snapshot": ("risk", "TimeWindowPartitionsDefinition"),
     "position_betas": ("risk", "TimeWindowPartitionsDefinition"),
+    "positions_pnl": ("trading", None),
+    "realized_trades": ("trading", None),
     "returns_panel": ("market_data", "TimeWindowPartitionsDefinition"),
     "sector_exposure": ("risk", "TimeWindowPartitionsDefinition"),
+    "trading_performance": ("trading", None),
+    "transactions": ("trading", None),
     "volatility_forecasts": ("risk", "TimeWindowPartitionsDefinition"),
 }
 
@@ -40,11 +53,13 @@ CHECKS = {
     ("daily_prices", "prices_cover_universe"),
     ("daily_prices", "prices_fresh"),
     ("daily_prices", "prices_positive_closes"),
+    ("daily_prices", "prices_present_on_session"),
     ("daily_prices", "prices_unique_keys"),
     ("position_betas", "betas_have_sufficient_data"),
     ("position_betas", "betas_r_squared_in_unit_interval"),
     ("position_betas", "betas_within_cap"),
     ("position_betas", "market_beta_is_one"),
+    ("realized_trades", "realized_pnl_reconciles"),
     ("returns_panel", "returns_finite"),
     ("sector_exposure", "sector_weights_sum_to_one"),
     ("sector_exposure", "unclassified_share_within_limit"),
@@ -61,15 +76,18 @@ JOBS = {
     "execute_basket_trade",
     "market_data_backfill",
     "preview_basket_trade",
+    "preview_trade_plan",
     "reconcile_broker_positions",
     "refresh_basket",
+    "refresh_trading_performance",
     "risk_backfill",
+    "strategy_pipeline",
 }
 SCHEDULES = {("daily_pipeline_after_close", "daily_pipeline")}
 SENSORS = {
     ("basket_changes", "refresh_basket"),
     ("trade_approval_sensor", "execute_basket_trade"),
-    ("trade_plan_sensor", "preview_basket_trade"),
+    ("trade_plan_sensor", "preview_trade_plan"),
 }
 
 

@@ -173,3 +173,92 @@ def test_risk_settings(tmp_path):
     )
     assert settings.market_index == "QQQ"
     assert settings.etf_look_through
+
+
+def test_fmp_settings(tmp_path):
+    positions = tmp_path / "positions.csv"
+    positions.write_text("account,symbol,quantity,cost_basis,currency\n")
+    settings = load_settings(
+        {
+            "PORTFOLIO_HOME": str(tmp_path),
+            "PORTFOLIO_MARKET_DATA": "fmp",
+            "FMP_API_KEY": "k-123",
+            "PORTFOLIO_FMP_SYMBOLS": "AAPL, BRK-B",
+            "PORTFOLIO_FMP_POSITIONS_CSV": str(positions),
+            "PORTFOLIO_FMP_BASE_URL": "http://127.0.0.1:8080/api/v3/",
+            "PORTFOLIO_FMP_CALLS_PER_MINUTE": "750",
+            "PORTFOLIO_FMP_TIMEOUT_SECONDS": "5",
+        }
+    )
+    assert settings.market_data == "fmp"
+    assert settings.fmp.symbols == ("AAPL", "BRK-B")
+    assert settings.fmp.positions_csv == positions
+    assert settings.fmp.base_url == "http://127.0.0.1:8080/api/v3"
+    assert (settings.fmp.calls_per_minute, settings.fmp.timeout_seconds) == (750, 5.0)
+    assert "k-123" not in repr(settings)
+    defaults = load_settings({"PORTFOLIO_HOME": str(tmp_path)}).fmp
+    assert defaults.base_url == "https://financialmodelingprep.com/api/v3"
+    assert defaults.calls_per_minute == 300
+
+
+FMP_BROKER = {"FMP_API_KEY": "k", "PORTFOLIO_POSITIONS_SOURCE": "broker"}
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({}, r"PORTFOLIO_MARKET_DATA=fmp needs FMP_API_KEY"),
+        ({"FMP_API_KEY": "k"}, r"needs PORTFOLIO_FMP_POSITIONS_CSV .* unless"),
+        (
+            {"FMP_API_KEY": "k", "PORTFOLIO_FMP_POSITIONS_CSV": "/nonexistent/p.csv"},
+            r"PORTFOLIO_FMP_POSITIONS_CSV=/nonexistent/p.csv is not a file",
+        ),
+        (
+            {
+                "FMP_API_KEY": "k",
+                "PORTFOLIO_POSITIONS_SOURCE": "broker",
+                "PORTFOLIO_FMP_SYMBOLS": "aapl",
+            },
+            r"PORTFOLIO_FMP_SYMBOLS has 'aapl', not a symbol",
+        ),
+        (
+            {**FMP_BROKER, "PORTFOLIO_FMP_BASE_URL": "https://x/api/v3?apikey=secret"},
+            r"^PORTFOLIO_FMP_BASE_URL must be an http\(s\) URL without a query string \(the key "
+            r"comes from FMP_API_KEY\)$",
+        ),
+        (
+            {
+                "FMP_API_KEY": "k",
+                "PORTFOLIO_POSITIONS_SOURCE": "broker",
+                "PORTFOLIO_FMP_CALLS_PER_MINUTE": "0",
+            },
+            r"PORTFOLIO_FMP_CALLS_PER_MINUTE=0 must be at least 1",
+        ),
+    ],
+)
+def test_invalid_fmp_settings_name_the_variable(tmp_path, env, match):
+    with pytest.raises(SettingsError, match=match):
+        load_settings({"PORTFOLIO_HOME": str(tmp_path), "PORTFOLIO_MARKET_DATA": "fmp", **env})
+
+
+def test_fmp_market_data_resource_takes_the_key_from_the_environment(tmp_path):
+    from dagster import EnvVar
+
+    from orchestration.definitions import build_market_data
+    from orchestration.resources.fmp import FmpMarketData
+
+    settings = load_settings(
+        {
+            "PORTFOLIO_HOME": str(tmp_path),
+            "PORTFOLIO_MARKET_DATA": "fmp",
+            "FMP_API_KEY": "k-123",
+            "PORTFOLIO_POSITIONS_SOURCE": "broker",
+            "PORTFOLIO_FMP_SYMBOLS": "AAPL",
+        }
+    )
+    source = build_market_data(settings)
+    assert isinstance(source, FmpMarketData)
+    assert isinstance(source.api_key, EnvVar)
+    assert source.api_key == "FMP_API_KEY"
+    assert "k-123" not in source.model_dump_json()
+    assert source.symbols == ["AAPL"]

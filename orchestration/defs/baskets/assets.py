@@ -97,8 +97,20 @@ def _latest_price_date(database: Database) -> dt.date:
     deps=[baskets, LATEST_RETURNS],
     kinds={"sql"},
     check_specs=[
-        dg.AssetCheckSpec(c.BASKET_WEIGHTS_SUM_TO_ONE, asset="basket_returns", blocking=True),
-        dg.AssetCheckSpec(c.BASKET_COVERAGE_SUFFICIENT, asset="basket_returns", blocking=True),
+        dg.AssetCheckSpec(
+            c.BASKET_WEIGHTS_SUM_TO_ONE,
+            asset="basket_returns",
+            blocking=True,
+            description=(
+                "The resolved weights of every basket are non-negative and sum to 1 within 1e-9."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            c.BASKET_COVERAGE_SUFFICIENT,
+            asset="basket_returns",
+            blocking=True,
+            description="Fails below 50 % and warns below 80 % of a basket's weight having prices.",
+        ),
     ],
 )
 def basket_returns(
@@ -227,7 +239,13 @@ def _analytics_metadata(analytics: BasketAnalytics) -> dict[str, object]:
     partitions_def=BASKET_PARTITIONS,
     deps=[basket_returns, "portfolio_positions", LATEST_RETURNS],
     kinds={"sql"},
-    check_specs=[dg.AssetCheckSpec(c.BASKET_ANALYTICS_FINITE, asset="basket_analytics")],
+    check_specs=[
+        dg.AssetCheckSpec(
+            c.BASKET_ANALYTICS_FINITE,
+            asset="basket_analytics",
+            description="Every basket analytics figure is finite (or explicitly missing).",
+        )
+    ],
 )
 def basket_analytics(
     context: dg.AssetExecutionContext,

@@ -28,6 +28,7 @@ from analytics_lib.volatility import (
     DEFAULT_MAX_VOL,
     har_forecast,
     realized_volatility,
+    rolling_har_forecast,
     rolling_realized_volatility,
     volatility_percentile,
     volatility_trend,
@@ -180,12 +181,38 @@ def _beta_frame(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame:
     deps=[returns_panel],
     kinds={"sql"},
     check_specs=[
-        dg.AssetCheckSpec(c.MARKET_BETA_IS_ONE, asset="position_betas", blocking=True),
-        dg.AssetCheckSpec(c.BETAS_WITHIN_CAP, asset="position_betas", blocking=True),
         dg.AssetCheckSpec(
-            c.BETAS_R_SQUARED_IN_UNIT_INTERVAL, asset="position_betas", blocking=True
+            c.MARKET_BETA_IS_ONE,
+            asset="position_betas",
+            blocking=True,
+            description=(
+                "The market proxy's beta to itself is 1 and its R² is 1 (± 1e-9) wherever it is "
+                "estimated."
+            ),
         ),
-        dg.AssetCheckSpec(c.BETAS_HAVE_SUFFICIENT_DATA, asset="position_betas"),
+        dg.AssetCheckSpec(
+            c.BETAS_WITHIN_CAP,
+            asset="position_betas",
+            blocking=True,
+            description=(
+                "Every stored beta lies within ± the cap (5); capped betas keep their raw "
+                "OLS value."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            c.BETAS_R_SQUARED_IN_UNIT_INTERVAL,
+            asset="position_betas",
+            blocking=True,
+            description="Every R² lies in [0, 1].",
+        ),
+        dg.AssetCheckSpec(
+            c.BETAS_HAVE_SUFFICIENT_DATA,
+            asset="position_betas",
+            description=(
+                "Warns when symbols have fewer than 30 paired observations (stored as "
+                "insufficient_data)."
+            ),
+        ),
     ],
 )
 def position_betas(
@@ -443,8 +470,17 @@ def _holdings_at(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     deps=[returns_panel, portfolio_positions, instruments, benchmark_sector_weights, etf_holdings],
     kinds={"sql"},
     check_specs=[
-        dg.AssetCheckSpec(c.SECTOR_WEIGHTS_SUM_TO_ONE, asset="sector_exposure", blocking=True),
-        dg.AssetCheckSpec(c.UNCLASSIFIED_SHARE_WITHIN_LIMIT, asset="sector_exposure"),
+        dg.AssetCheckSpec(
+            c.SECTOR_WEIGHTS_SUM_TO_ONE,
+            asset="sector_exposure",
+            blocking=True,
+            description="On a net-long book the net sector weights sum to 1 (± 0.005).",
+        ),
+        dg.AssetCheckSpec(
+            c.UNCLASSIFIED_SHARE_WITHIN_LIMIT,
+            asset="sector_exposure",
+            description="Warns when more than 5 % of the book has no GICS sector.",
+        ),
     ],
 )
 def sector_exposure(
@@ -561,7 +597,10 @@ def sector_exposure(
     kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
-            c.EFFECTIVE_POSITIONS_AT_MOST_POSITIONS, asset="concentration", blocking=True
+            c.EFFECTIVE_POSITIONS_AT_MOST_POSITIONS,
+            asset="concentration",
+            blocking=True,
+            description="Effective N = 10,000 / HHI never exceeds the number of positions.",
         )
     ],
 )
@@ -640,6 +679,22 @@ def _har(window: pd.DataFrame, risk_model: RiskModel) -> pd.DataFrame:
     )
 
 
+def _symbol_har(history: RiskHistory, dates: list, risk_model: RiskModel) -> list[pd.DataFrame]:
+    """HAR forecasts of every symbol at each as-of date (indexed by symbol), all dates fitted
+    in one pass; each equals ``_har(history.window(as_of), risk_model)``."""
+    forecasts = rolling_har_forecast(
+        history.returns,
+        as_of_dates=dates,
+        min_observations=risk_model.har_min_observations,
+        max_history=risk_model.history_days,
+    ).drop(columns=["date", "symbol"])
+    symbols = pd.Index(history.returns.columns, name="symbol")
+    width = len(symbols)
+    return [
+        forecasts.iloc[i * width : (i + 1) * width].set_axis(symbols) for i in range(len(dates))
+    ]
+
+
 def _vol_rows(
     kind: str,
     symbols: pd.Index,
@@ -682,14 +737,32 @@ def _vol_rows(
     deps=[returns_panel, portfolio_returns],
     kinds={"sql"},
     check_specs=[
-        dg.AssetCheckSpec(c.FORECASTS_WITHIN_BOUNDS, asset="volatility_forecasts", blocking=True),
         dg.AssetCheckSpec(
-            c.PERCENTILES_IN_UNIT_INTERVAL, asset="volatility_forecasts", blocking=True
+            c.FORECASTS_WITHIN_BOUNDS,
+            asset="volatility_forecasts",
+            blocking=True,
+            description="Every HAR volatility forecast lies in (0, 300 %].",
         ),
         dg.AssetCheckSpec(
-            c.PORTFOLIO_VOL_AT_MOST_WEIGHTED_VOLS, asset="volatility_forecasts", blocking=True
+            c.PERCENTILES_IN_UNIT_INTERVAL,
+            asset="volatility_forecasts",
+            blocking=True,
+            description="Every volatility percentile lies in [0, 1].",
         ),
-        dg.AssetCheckSpec(c.FORECASTS_HAVE_SUFFICIENT_DATA, asset="volatility_forecasts"),
+        dg.AssetCheckSpec(
+            c.PORTFOLIO_VOL_AT_MOST_WEIGHTED_VOLS,
+            asset="volatility_forecasts",
+            blocking=True,
+            description=(
+                "On a long-only book the portfolio's realized vol is at most the weighted sum "
+                "of its holdings' vols."
+            ),
+        ),
+        dg.AssetCheckSpec(
+            c.FORECASTS_HAVE_SUFFICIENT_DATA,
+            asset="volatility_forecasts",
+            description="Warns when series have too little history for a HAR forecast.",
+        ),
     ],
 )
 def volatility_forecasts(
@@ -708,10 +781,11 @@ def volatility_forecasts(
     if dates:
         vol_21 = rolling_realized_volatility(history.returns, c.SHORT_VOL_WINDOW).loc[dates]
         vol_63 = rolling_realized_volatility(history.returns, c.LONG_VOL_WINDOW).loc[dates]
-    for as_of in dates:
+        symbol_har = _symbol_har(history, dates, risk_model)
+    for i, as_of in enumerate(dates):
         window = history.window(as_of)
         universe = history.returns.columns[history.priced_mask(as_of)]
-        har = _har(window, risk_model)
+        har = symbol_har[i]
         percentile = volatility_percentile(
             window, window=c.SHORT_VOL_WINDOW, lookback=c.PERCENTILE_LOOKBACK
         )

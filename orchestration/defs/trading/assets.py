@@ -58,7 +58,13 @@ def portfolio_positions(
     kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
-            c.BROKER_POSITIONS_RECONCILED, asset="broker_reconciliation", blocking=True
+            c.BROKER_POSITIONS_RECONCILED,
+            asset="broker_reconciliation",
+            blocking=True,
+            description=(
+                "The broker holds exactly the positions our ledger expects; a break stops "
+                "executions."
+            ),
         )
     ],
 )

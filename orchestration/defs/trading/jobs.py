@@ -51,7 +51,8 @@ class BasketTradeExecutionConfig(dg.Config):
     dry_run: bool = False
 
 
-def _group_metadata(group: TradeGroup) -> dict[str, object]:
+def group_metadata(group: TradeGroup) -> dict[str, object]:
+    """A trade group as metadata: status, totals, the legs table and the warnings."""
     legs = pd.DataFrame(
         [
             {
@@ -122,7 +123,7 @@ def basket_trade_preview(
         approval = approve_group(database, group.id, source=f"auto-approval ({config.source})")
         context.log.info(approval.message)
         group = approval.group
-    return dg.Output(None, metadata=_group_metadata(group))
+    return dg.Output(None, metadata=group_metadata(group))
 
 
 @dg.op(out=dg.Out(dg.Nothing))
@@ -133,7 +134,7 @@ def basket_trade_approval(
     approval = approve_group(database, config.group_id, source=f"run {context.run_id}")
     context.log.info(approval.message)
     return dg.Output(
-        None, metadata={**_group_metadata(approval.group), "approval_id": approval.approval_id}
+        None, metadata={**group_metadata(approval.group), "approval_id": approval.approval_id}
     )
 
 

@@ -9,10 +9,26 @@ from orchestration.storage.models.market import (
     PortfolioPosition,
     Price,
 )
+from orchestration.storage.models.performance import (
+    PositionPnl,
+    PositionsPnlSnapshot,
+    RealizedTrade,
+    TradingPerformanceSnapshot,
+    Transaction,
+)
 from orchestration.storage.models.risk import (
     PortfolioSnapshot,
     PositionMarketBeta,
     PositionVolatility,
+)
+from orchestration.storage.models.strategy import (
+    BacktestEquityRow,
+    BacktestRun,
+    FactorScoreRow,
+    StrategyUniverseRow,
+    TargetWeightRow,
+    TradePlan,
+    TradePlanTrade,
 )
 from orchestration.storage.models.trading import (
     BasketTradeGroup,
@@ -26,11 +42,14 @@ from orchestration.storage.models.trading import (
     PositionBaseline,
     PositionBaselineRow,
     TradeApproval,
+    TradeApprovalRequest,
     TradePreview,
     TradingHalt,
 )
 
 __all__ = [
+    "BacktestEquityRow",
+    "BacktestRun",
     "Base",
     "Basket",
     "BasketAnalyticsRow",
@@ -41,6 +60,7 @@ __all__ = [
     "BrokerOrder",
     "BrokerReconciliation",
     "EtfHolding",
+    "FactorScoreRow",
     "Instrument",
     "PaperAccount",
     "PaperFill",
@@ -51,9 +71,19 @@ __all__ = [
     "PositionBaseline",
     "PositionBaselineRow",
     "PositionMarketBeta",
+    "PositionPnl",
     "PositionVolatility",
+    "PositionsPnlSnapshot",
     "Price",
+    "RealizedTrade",
+    "StrategyUniverseRow",
+    "TargetWeightRow",
     "TradeApproval",
+    "TradeApprovalRequest",
+    "TradePlan",
+    "TradePlanTrade",
     "TradePreview",
     "TradingHalt",
+    "TradingPerformanceSnapshot",
+    "Transaction",
 ]

@@ -9,7 +9,8 @@ from orchestration.storage.base import Base
 
 
 class Instrument(Base):
-    """One tradable symbol with its classification."""
+    """One tradable symbol with its classification; ``category`` (e.g. an ETF's "US Large
+    Cap") and ``expense_ratio`` (a fraction a year) are optional."""
 
     __tablename__ = "instruments"
 
@@ -20,6 +21,8 @@ class Instrument(Base):
     market_cap: Mapped[float | None] = mapped_column(Double)
     asset_type: Mapped[str] = mapped_column(String(16))
     currency: Mapped[str] = mapped_column(String(3))
+    category: Mapped[str | None] = mapped_column(String(128))
+    expense_ratio: Mapped[float | None] = mapped_column(Double)
     source: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 

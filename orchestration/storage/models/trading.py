@@ -57,6 +57,7 @@ class BasketTradeGroup(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    trade_plan_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TradePreview(Base):
@@ -265,3 +266,16 @@ class PaperFill(Base):
     price: Mapped[float] = mapped_column(Double)
     commission: Mapped[float] = mapped_column(Double)
     executed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TradeApprovalRequest(Base):
+    """A request, made by an agent on the MCP server, that a person approve a previewed group
+    (``portfolio trade list`` shows the requests of groups still in preview)."""
+
+    __tablename__ = "trade_approval_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("basket_trade_groups.id"), index=True)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

@@ -14,7 +14,8 @@ from orchestration.defs.risk import assets as risk_assets
 from orchestration.resources.database import Database
 from tests.support import make_settings
 
-DATES = pd.bdate_range("2024-01-02", periods=45)
+# NYSE sessions: weekdays without MLK Day and Presidents' Day
+DATES = pd.bdate_range("2024-01-02", periods=45, freq="C", holidays=["2024-01-15", "2024-02-19"])
 AS_OF = DATES[-1].date()
 START = DATES[0].date()
 # last-day prices: round numbers, so the market values below are exact
