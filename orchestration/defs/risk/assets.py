@@ -12,7 +12,6 @@ describe the last as-of date of the run.
 """
 
 import datetime as dt
-import json
 
 import dagster as dg
 import numpy as np
@@ -82,6 +81,15 @@ def _key(as_of: pd.Timestamp) -> str:
 def _number(value: object) -> float:
     """A float for metadata: NaN stays NaN (the UI leaves a gap)."""
     return float(value) if value is not None else float("nan")
+
+
+def _json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """``frame``'s rows for a JSON column at full float precision (``to_json`` rounds to 10
+    decimals); missing values are None."""
+    return [
+        {key: None if pd.isna(value) else value for key, value in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
 
 
 def _record_skipped(context: dg.AssetExecutionContext, history: RiskHistory) -> None:
@@ -525,7 +533,7 @@ def sector_exposure(
                     "benchmark": risk_model.benchmark if len(bench) else None,
                     "benchmark_asof": bench_asof.date().isoformat() if bench_asof else None,
                     "look_through": look_through,
-                    "sectors": json.loads(table.reset_index().to_json(orient="records")),
+                    "sectors": _json_records(table.reset_index()),
                     "unclassified_symbols": list(result.unclassified_symbols),
                 },
                 "sector_look_through": look_through,

@@ -179,6 +179,9 @@ def test_hand_checked_concentration_and_sectors(market, instance):
     assert table.loc["ETF", "positions"] == 1 and table.loc["Unclassified", "positions"] == 1
     assert row["largest_overweight_sector"] == "Information Technology"
     assert row["largest_overweight"] == pytest.approx(0.08, abs=1e-12)
+    # the JSON keeps full float precision: the same float as the column, not 10 decimals
+    assert table.loc["Information Technology", "active_weight"] == row["largest_overweight"]
+    assert table.loc["Industrials", "active_weight"] == row["largest_underweight"]
     assert row["largest_underweight_sector"] == "Industrials"
     assert row["largest_underweight"] == pytest.approx(-0.30, abs=1e-12)
     assert row["largest_active_weight"] == pytest.approx(0.30, abs=1e-12)
