@@ -10,7 +10,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /opt/dagster/app
 COPY deploy/constraints.txt deploy/constraints.txt
-COPY pyproject.toml README.md ./
+# workspace.yaml names the code location the command line records its runs under (job pages);
+# dagster.yaml is the instance file a new PORTFOLIO_HOME gets.
+COPY pyproject.toml README.md workspace.yaml dagster.yaml ./
 COPY analytics_lib analytics_lib
 COPY orchestration orchestration
 # Editable, at the path the runtime stage uses too: `dg.load_from_defs_folder` finds the project

@@ -31,14 +31,16 @@ demo: install instance
 	$(BIN)/portfolio demo
 
 ## make test: lint, then the whole test suite.
-test: install
+test: install instance
 	$(BIN)/ruff check .
 	$(BIN)/dg check defs
 	$(BIN)/python -m pytest
 
-## make dev: the Dagster UI (webserver + daemon) on the same state the demo wrote.
+## make dev: the Dagster UI (webserver + daemon) on the same state the demo wrote. `dg dev` loads
+## the project's code location from [tool.dg] in pyproject.toml (portfolio-pipeline,
+## orchestration.definitions, as in workspace.yaml) with .venv's Python; the instance is DAGSTER_HOME.
 dev: install instance
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/dg dev -h 127.0.0.1 -p 3000
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,7 +6,8 @@ Currently implemented:
   (-> :class:`BasketDefinition`), :func:`resolve_weights`, :func:`etf_basket_weights`;
 - return series for many baskets at once: :func:`basket_returns` (-> :class:`BasketReturns`),
   daily-rebalanced constant weights or buy-and-hold drift between monthly / quarterly rebalances;
-- analytics of one basket: :func:`basket_analytics` (-> :class:`BasketAnalytics`).
+- analytics of one basket: :func:`basket_analytics` (-> :class:`BasketAnalytics`);
+- the equity curve and drawdown of a return series: :func:`equity_curve`.
 
 Every function is pure: inputs are never mutated, invalid input raises
 :class:`~analytics_lib.exceptions.AnalyticsError` naming the argument and the problem.
@@ -56,6 +57,7 @@ __all__ = [
     "WeightingMethod",
     "basket_analytics",
     "basket_returns",
+    "equity_curve",
     "etf_basket_weights",
     "resolve_weights",
     "validate_basket_definition",
@@ -794,6 +796,40 @@ def _require_return_series(series: object, name: str) -> pd.Series:
 
 def _is_constant(values: FloatArray) -> bool:
     return bool(values.size == 0 or np.all(values == values[0]))
+
+
+def equity_curve(returns: pd.Series) -> pd.DataFrame:
+    """Wealth and drawdown of a daily return series, starting from 1.
+
+    Parameters
+    ----------
+    returns
+        Dated simple returns (a basket's, the market's); ``NaN`` means no return that day.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed like ``returns``: ``equity`` and ``drawdown`` (<= 0).
+
+    Raises
+    ------
+    AnalyticsError
+        ``returns`` not a date-indexed Series of numbers, infinite values or a return below -1.
+
+    Notes
+    -----
+    :math:`W_t = \\prod_{s \\le t}(1 + r_s)` over the days with a return (a day without one
+    keeps the previous wealth) and
+    :math:`D_t = W_t / \\max(1, \\max_{s \\le t} W_s) - 1`, the drawdown
+    :func:`basket_analytics` takes the minimum of.
+    """
+    series = _require_return_series(returns, "returns")
+    gross = 1.0 + series.fillna(0.0).to_numpy()
+    wealth = np.cumprod(gross)
+    peak = np.maximum.accumulate(np.maximum(wealth, 1.0))
+    return pd.DataFrame(
+        {"equity": wealth, "drawdown": np.minimum(wealth / peak - 1.0, 0.0)}, index=series.index
+    )
 
 
 def basket_analytics(

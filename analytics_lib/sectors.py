@@ -62,7 +62,8 @@ class SectorExposure:
         :data:`SECTOR_COLUMNS`.
     largest_overweight, largest_underweight
         ``(sector, active_weight)`` of the GICS sector with the largest positive / most
-        negative active weight, or None when no sector is over- / underweight.
+        negative active weight, or None when no sector is over- / underweight or no benchmark
+        is in force.
     unclassified_symbols
         Holdings without a sector (and, with look-through, ETFs without holdings data), in
         the order of the weights.
@@ -225,7 +226,7 @@ def _holdings_frame(etf_holdings: object, etfs: set[Any]) -> pd.DataFrame:
 def sector_exposure(
     weights: Weights,
     sectors: pd.Series,
-    benchmark: pd.Series,
+    benchmark: pd.Series | None,
     *,
     etf_symbols: Iterable[Any] = (),
     etf_holdings: pd.DataFrame | None = None,
@@ -243,7 +244,9 @@ def sector_exposure(
         ``instruments`` indexed by symbol). Also used for ETF holdings under look-through.
     benchmark
         Series sector -> benchmark weight (e.g. :func:`benchmark_weights_at`); sectors it
-        omits have benchmark weight 0.
+        omits have benchmark weight 0. ``None`` when no benchmark snapshot is in force: the
+        benchmark and active weights are then NaN and there is no largest over- or
+        underweight (never active weights against zero).
     etf_symbols
         Symbols that are ETFs. They form the ``ETF`` bucket unless ``look_through``.
     etf_holdings
@@ -279,7 +282,7 @@ def sector_exposure(
     w = require_weights(weights, "weights")
     w = w[w != 0.0]
     sector_of = _sector_map(sectors)
-    bench = _benchmark_series(benchmark)
+    bench = None if benchmark is None else _benchmark_series(benchmark)
     if isinstance(etf_symbols, str | bytes):
         raise AnalyticsError("etf_symbols must be a collection of symbols, not a string")
     etfs = set(etf_symbols)
@@ -356,7 +359,9 @@ def sector_exposure(
         .reindex(rows, fill_value=0)
         .astype(np.int64)
     )
-    bench_col = bench.reindex(rows, fill_value=0.0)
+    bench_col = (
+        pd.Series(np.nan, index=rows) if bench is None else bench.reindex(rows, fill_value=0.0)
+    )
     table = pd.DataFrame(
         {
             "net_weight": net.to_numpy(dtype=np.float64),

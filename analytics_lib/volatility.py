@@ -51,6 +51,7 @@ __all__ = [
     "realized_volatility",
     "rolling_har_forecast",
     "rolling_realized_volatility",
+    "rolling_volatility_percentile",
     "volatility_percentile",
     "volatility_trend",
 ]
@@ -316,6 +317,95 @@ def volatility_percentile(
     if is_series:
         return float(pct[0])
     return pd.Series(pct, index=pd.Index(frame.columns, name="symbol"), name="vol_percentile")
+
+
+_PERCENTILE_BLOCK_CELLS: Final = 1 << 22
+"""Comparisons (as-of dates x lookback rows x symbols) held at once by
+:func:`rolling_volatility_percentile`: bounds its scratch memory (~40 MB)."""
+
+
+def rolling_volatility_percentile(
+    returns: ReturnsPanel,
+    *,
+    as_of_dates: Iterable[object] | None = None,
+    window: int = 21,
+    lookback: int = 252,
+    min_periods: int | None = None,
+) -> pd.DataFrame:
+    """:func:`volatility_percentile` of every symbol at many as-of dates at once.
+
+    Parameters
+    ----------
+    returns
+        Returns panel (dates x symbols, simple returns, ``NaN`` = missing).
+    as_of_dates
+        Dates of ``returns.index`` (any order, no duplicates); default every row.
+    window, lookback, min_periods
+        As in :func:`volatility_percentile`.
+
+    Returns
+    -------
+    DataFrame
+        As-of dates (sorted) x symbols (the panel's columns, axis named ``symbol``), values in
+        (0, 1] or NaN.
+
+    Raises
+    ------
+    AnalyticsError
+        As :func:`volatility_percentile`, and when an as-of date is not in ``returns.index``
+        or repeats.
+
+    Notes
+    -----
+    Row :math:`T` equals ``volatility_percentile(returns.loc[:T], ...)``, and so the
+    percentile of any slice of ``returns`` that ends at :math:`T` and holds at least
+    ``lookback + window - 1`` rows (or starts at the first row):
+
+    .. math:: P_T = \\frac{\\#\\{s \\in L_T : \\sigma_s \\le \\sigma_T\\}}{\\#L_T},
+        \\qquad \\sigma_s = \\sqrt{\\tfrac{252}{n_s}\\sum_{u=s-w+1}^{s} r_u^2},
+
+    with :math:`L_T` the finite :math:`\\sigma_s` of the last ``lookback`` rows up to
+    :math:`T` (:func:`rolling_realized_volatility`, ``window`` :math:`w`); NaN where
+    :math:`\\sigma_T` is NaN or :math:`\\#L_T` is below ``min_periods`` (default
+    ``lookback // 4``). The rolling vols are computed once for the whole panel (a cumulative
+    sum, so they agree with the per-date computation to rounding, ~1e-16 relative), then each
+    date's lookback is compared with its current vol, vectorised over dates and symbols in
+    blocks.
+    """
+    frame, values = require_returns_values(returns)
+    win = require_positive_int(window, "window")
+    look = require_positive_int(lookback, "lookback")
+    min_values = (
+        max(1, look // 4)
+        if min_periods is None
+        else require_positive_int(min_periods, "min_periods")
+    )
+    if min_values > look:
+        raise AnalyticsError(f"min_periods ({min_values}) must be <= lookback ({look})")
+    rows = _as_of_rows(frame.index, as_of_dates)
+    n_symbols = frame.shape[1]
+    vols = np.sqrt(TRADING_DAYS_PER_YEAR * _rolling_mean_square(values, win, _min_count(win, None)))
+    # look - 1 rows of NaN on top: the lookback of an early row holds only the rows that exist
+    padded = np.concatenate([np.full((look - 1, n_symbols), np.nan), vols])
+    lookbacks = np.lib.stride_tricks.sliding_window_view(padded, look, axis=0)
+    out = np.empty((rows.size, n_symbols))
+    step = max(1, _PERCENTILE_BLOCK_CELLS // max(look * n_symbols, 1))
+    for first in range(0, rows.size, step):
+        block = rows[first : first + step]
+        past = lookbacks[block]  # dates x symbols x lookback (a view)
+        current = vols[block]
+        finite = np.isfinite(past)
+        count = finite.sum(axis=2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            below = (finite & (past <= current[:, :, None])).sum(axis=2)
+            pct = below / count
+        pct[~np.isfinite(current) | (count < min_values)] = np.nan
+        out[first : first + step] = pct
+    return pd.DataFrame(
+        out,
+        index=frame.index[rows],
+        columns=pd.Index(frame.columns, name="symbol"),
+    )
 
 
 # --------------------------------------------------------------------------------------------

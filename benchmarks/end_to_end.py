@@ -1,7 +1,8 @@
 """The command line end to end on the SIMULATED demo market: backfills, a daily run, small commands.
 
-Run ``python -m benchmarks.end_to_end [--symbols 500] [--years 1 2.5 5] [--postgres CONNINFO |
---postgres none]`` (``--symbols 5000`` for the large market).
+Run ``python -m benchmarks.end_to_end [--symbols 500 5000] [--years 1 2.5 5] [--postgres CONNINFO |
+--postgres none]``; every symbol count runs every history length on every backend (the README
+quotes ``--symbols 500`` with the three lengths and ``--symbols 5000 --years 5``).
 
 For each backend (the embedded default: SQLite app database and the project's ``dagster.yaml``
 instance; then PostgreSQL for both, with ``orchestration/instance/dagster.postgres.yaml``, when
@@ -10,7 +11,8 @@ and runs the ``portfolio`` console script as a user would, each command in its o
 
 * ``portfolio backfill START END`` over the whole history (prices and the whole risk group for
   every session, one run): wall seconds, seconds per 1,000 (session x symbol) cells, so the cost
-  curve over the lengths shows whether it is linear, and the peak RSS of the process;
+  curve over the lengths shows whether it is linear, the peak RSS of the process, and the
+  run's slowest steps (from the instance's event log: where the time goes);
 * ``portfolio run`` for the last day (the daily pipeline);
 * ``portfolio basket list`` and ``portfolio trade list``, commands that run no pipeline.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -56,6 +59,41 @@ class Timing:
 
 def load() -> str:
     return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def machine() -> str:
+    """CPU count, memory and Python: the figures' context."""
+    memory = "?"
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    return (
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), {memory} RAM, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def slowest_steps(home: Path, env: dict[str, str], count: int = 6) -> str:
+    """The ``count`` longest steps of the latest run in the instance at ``home/dagster``."""
+    script = (
+        "import dagster as dg\n"
+        "from dagster._core.events import DagsterEventType as T\n"
+        "instance = dg.DagsterInstance.get()\n"
+        "run = instance.get_runs(limit=1)[0]\n"
+        "starts, spans = {}, []\n"
+        "for e in instance.all_logs(run.run_id, of_type={T.STEP_START, T.STEP_SUCCESS}):\n"
+        "    if e.dagster_event.event_type == T.STEP_START:\n"
+        "        starts[e.step_key] = e.timestamp\n"
+        "    else:\n"
+        "        spans.append((e.timestamp - starts.get(e.step_key, e.timestamp), e.step_key))\n"
+        f"spans = sorted(spans, reverse=True)[:{count}]\n"
+        "print(', '.join(f'{k} {s:.1f} s' for s, k in spans))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip() or done.stderr.strip()[-200:]
 
 
 def run(env: dict[str, str], *args: str) -> Timing:
@@ -110,7 +148,7 @@ def postgres_instance(home: Path, env: dict, dagster_url: str) -> None:
 
 
 def one_length(
-    label: str, years: float, symbols: int, conninfo: str | None
+    label: str, years: float, symbols: int, conninfo: str | None, small: bool = True
 ) -> tuple[int, Timing] | None:
     sessions = round(years * SESSIONS_PER_YEAR)
     calendar, _ = trading_calendar(START, START + dt.timedelta(days=2 * sessions + 30))
@@ -138,49 +176,62 @@ def one_length(
             f"{backfill.seconds:7.1f} s, {1000 * backfill.seconds / cells:6.3f} s per 1,000 "
             f"cells, peak RSS {backfill.rss_mib:,.0f} MiB ({load()})"
         )
+        print(f"{'':<10s} slowest steps: {slowest_steps(home, env)}")
         daily = run(env, "run")
-        print(f"{'':<10s} portfolio run (last day): {daily.seconds:6.1f} s ({load()})")
-        for command in SMALL_COMMANDS:
-            small = min((run(env, *command) for _ in range(3)), key=lambda t: t.seconds)
+        print(
+            f"{'':<10s} portfolio run (last day): {daily.seconds:6.1f} s, peak RSS "
+            f"{daily.rss_mib:,.0f} MiB ({load()})"
+        )
+        for command in SMALL_COMMANDS if small else ():
+            best = min((run(env, *command) for _ in range(3)), key=lambda t: t.seconds)
             print(
-                f"{'':<10s} portfolio {' '.join(command)}: {small.seconds:5.2f} s best of 3 "
-                f"(target <= 2 s: {'met' if small.seconds <= 2.0 else 'NOT met'})"
+                f"{'':<10s} portfolio {' '.join(command)}: {best.seconds:5.2f} s best of 3 "
+                f"(target <= 2 s: {'met' if best.seconds <= 2.0 else 'NOT met'})"
             )
         return sessions, backfill
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--symbols", type=int, nargs="+", default=[500])
     parser.add_argument("--years", type=float, nargs="+", default=[1.0, 2.5, 5.0])
     parser.add_argument(
         "--postgres", default=DEFAULT_POSTGRES, help="libpq conninfo, or 'none' to skip"
     )
-    args = parser.parse_args(argv)
-    print(
-        f"SIMULATED demo market, {args.symbols:,} symbols, from {START}; {load()}, "
-        f"{os.cpu_count()} CPUs"
+    parser.add_argument(
+        "--no-small-commands", action="store_true", help="skip the commands that run no job"
     )
-    backends = [("SQLite", None)]
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    args = parser.parse_args(argv)
+    print(f"SIMULATED demo market from {START}; {machine()}; {load()}")
+    backends = [] if args.no_sqlite else [("SQLite", None)]
     if args.postgres != "none":
         backends.append(("PostgreSQL", args.postgres))
-    for label, conninfo in backends:
-        results = [one_length(label, years, args.symbols, conninfo) for years in args.years]
-        measured = [r for r in results if r is not None]
-        if not measured:
-            continue
-        sessions, longest = measured[-1]
-        base_sessions, base = measured[0]
-        ratio = (longest.seconds / sessions) / (base.seconds / base_sessions)
-        target = TARGETS.get(args.symbols)
-        verdict = ""
-        if target is not None and sessions >= 5 * SESSIONS_PER_YEAR:
-            met = "met" if longest.seconds <= target else "NOT met"
-            verdict = f"; five-year target <= {target:g} s: {met}"
-        print(
-            f"{label}: cost per session at {sessions:,} sessions / at {base_sessions:,} = "
-            f"{ratio:.2f} (1.00 = linear){verdict}"
-        )
+    for symbols in args.symbols:
+        for label, conninfo in backends:
+            curve(label, symbols, args.years, conninfo, small=not args.no_small_commands)
+
+
+def curve(
+    label: str, symbols: int, lengths: list[float], conninfo: str | None, small: bool
+) -> None:
+    """Backfills of every length on one backend, then the cost per session against the first."""
+    results = [one_length(label, years, symbols, conninfo, small) for years in lengths]
+    measured = [r for r in results if r is not None]
+    if not measured:
+        return
+    sessions, longest = measured[-1]
+    base_sessions, base = measured[0]
+    ratio = (longest.seconds / sessions) / (base.seconds / base_sessions)
+    target = TARGETS.get(symbols)
+    verdict = ""
+    if target is not None and sessions >= 5 * SESSIONS_PER_YEAR:
+        met = "met" if longest.seconds <= target else "NOT met"
+        verdict = f"; five-year target <= {target:g} s: {met}"
+    print(
+        f"{label}: cost per session at {sessions:,} sessions / at {base_sessions:,} = "
+        f"{ratio:.2f} (1.00 = linear){verdict}"
+    )
 
 
 if __name__ == "__main__":

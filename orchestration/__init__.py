@@ -2,7 +2,9 @@
 
 import warnings
 
-from dagster import BetaWarning
+# dagster.BetaWarning itself, from where it is defined: importing dagster here would cost every
+# `portfolio` command a second, Dagster or not.
+from dagster_shared.utils.warnings import BetaWarning
 
 # The beta APIs used here (single-run backfill policies, the observable `baskets` source,
 # sensor owners) are deliberate choices; their notices would repeat on every definitions load

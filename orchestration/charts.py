@@ -39,3 +39,51 @@ def equity_chart(
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
     return png_markdown(figure, f"{label} equity and drawdown")
+
+
+def bar_chart(values: pd.Series, *, title: str, xlabel: str) -> dg.MetadataValue:
+    """Horizontal bars of ``values`` in percent, one per label (positive green, negative red),
+    in the order given (the first at the top)."""
+    figure = Figure(figsize=CHART_SIZE, dpi=CHART_DPI, layout="constrained")
+    axes = figure.subplots()
+    percent = values.to_numpy(dtype=float) * 100.0
+    colors = ["tab:green" if v >= 0.0 else "tab:red" for v in percent]
+    positions = range(len(values))
+    axes.barh(positions, percent, color=colors)
+    axes.set_yticks(list(positions), [str(label) for label in values.index])
+    axes.invert_yaxis()
+    axes.axvline(0.0, color="black", linewidth=0.8)
+    axes.set_xlabel(xlabel)
+    axes.set_title(title)
+    axes.grid(axis="x", alpha=0.3)
+    return png_markdown(figure, title)
+
+
+def histogram_chart(
+    values: pd.Series,
+    weights: pd.Series,
+    *,
+    marker: float | None,
+    marker_label: str,
+    title: str,
+    xlabel: str,
+) -> dg.MetadataValue:
+    """Histogram of ``values`` with each value counted by its ``weight`` (in percent), and a
+    vertical line at ``marker`` when given."""
+    figure = Figure(figsize=CHART_SIZE, dpi=CHART_DPI, layout="constrained")
+    axes = figure.subplots()
+    axes.hist(
+        values.to_numpy(dtype=float),
+        bins=min(30, max(5, len(values))),
+        weights=weights.to_numpy(dtype=float) * 100.0,
+        color="tab:blue",
+        alpha=0.8,
+    )
+    if marker is not None:
+        axes.axvline(marker, color="tab:red", linewidth=1.5, label=marker_label)
+        axes.legend(loc="upper right")
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel("weight %")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    return png_markdown(figure, title)

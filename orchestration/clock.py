@@ -32,11 +32,3 @@ def aware_utc(value: dt.datetime) -> dt.datetime:
 def market_today() -> dt.date:
     """Today's date in New York, the market's time zone."""
     return dt.datetime.now(ZoneInfo(MARKET_TIMEZONE)).date()
-
-
-def last_weekday(today: dt.date | None = None) -> dt.date:
-    """The latest weekday on or before ``today`` (default: the current date)."""
-    day = today or dt.date.today()
-    while day.weekday() >= 5:
-        day -= dt.timedelta(days=1)
-    return day

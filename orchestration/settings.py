@@ -13,8 +13,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
-MARKET_DATA_SOURCES = ("demo", "csv", "fmp")
+MARKET_DATA_SOURCES = ("demo", "csv", "fmp", "ib")
 BROKERS = ("paper", "ib")
 POSITIONS_SOURCES = ("market_data", "broker")
 STRATEGY_ASSET_TYPES = ("etf", "stock", "etf,stock")
@@ -26,6 +27,13 @@ DEFAULT_DEMO_SEED = 20240101
 DEFAULT_MARKET_INDEX = "SPY"
 DEFAULT_FMP_BASE_URL = "https://financialmodelingprep.com/api/v3"
 FMP_API_KEY_VARIABLE = "FMP_API_KEY"
+DATABASE_URL_VARIABLE = "PORTFOLIO_DATABASE_URL"
+IB_ACCOUNT_VARIABLE = "IB_ACCOUNT"
+ALERT_WEBHOOK_VARIABLE = "PORTFOLIO_ALERT_WEBHOOK"
+SECRET_VARIABLES = (DATABASE_URL_VARIABLE, IB_ACCOUNT_VARIABLE, ALERT_WEBHOOK_VARIABLE)
+"""Variables whose values the Dagster UI must never show: the definitions hand them to
+resources as ``dg.EnvVar`` (see :attr:`Settings.environment_secrets`)."""
+ALERT_TIMEOUT_SECONDS = 10.0
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,31}")
 
 
@@ -136,6 +144,9 @@ class IbSettings:
     readonly_client_id
         API client id of the read-only connection used for previews, positions and data
         (``IB_READONLY_CLIENT_ID``); must differ from ``client_id``.
+    market_data_client_id
+        API client id of the historical-data connection of ``PORTFOLIO_MARKET_DATA=ib``
+        (``IB_MARKET_DATA_CLIENT_ID``); must differ from the other two.
     """
 
     host: str = "127.0.0.1"
@@ -143,6 +154,7 @@ class IbSettings:
     account: str = ""
     client_id: int = 11
     readonly_client_id: int = 12
+    market_data_client_id: int = 13
 
 
 @dataclass(frozen=True)
@@ -211,6 +223,25 @@ class FmpSettings:
 
 
 @dataclass(frozen=True)
+class IbMarketDataSettings:
+    """Interactive Brokers as the market-data source (``PORTFOLIO_MARKET_DATA=ib``); the
+    connection is :class:`IbSettings` with its ``market_data_client_id``.
+
+    Attributes
+    ----------
+    symbols
+        Instruments to load (``PORTFOLIO_IB_SYMBOLS``, comma list) besides the market index,
+        the 11 sector ETFs and the positions' symbols, which are always loaded.
+    positions_csv
+        A ``positions.csv`` with the portfolio (``PORTFOLIO_IB_POSITIONS_CSV``); required
+        unless ``PORTFOLIO_POSITIONS_SOURCE=broker``.
+    """
+
+    symbols: tuple[str, ...] = ()
+    positions_csv: Path | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Validated configuration of one Portfolio Pipeline installation.
 
@@ -224,9 +255,12 @@ class Settings:
     dagster_home
         Dagster instance folder (``DAGSTER_HOME``), ``home/dagster`` by default.
     market_data
-        ``demo`` (simulated market), ``csv`` or ``fmp`` (``PORTFOLIO_MARKET_DATA``).
+        ``demo`` (simulated market), ``csv``, ``fmp`` or ``ib`` (``PORTFOLIO_MARKET_DATA``).
     csv_dir
         Directory in the CSV market-data format (``PORTFOLIO_CSV_DIR``), required for ``csv``.
+    csv_end_date
+        Declared end of the CSV history (``PORTFOLIO_CSV_END_DATE``, ISO date); unset means the
+        last date of ``prices.csv``. Sessions after it have no data yet.
     start_date
         First ``trading_days`` partition (``PORTFOLIO_START_DATE``, ISO date).
     demo_symbols, demo_seed
@@ -244,12 +278,30 @@ class Settings:
         Whether sector exposure looks through held ETFs to their holdings
         (``PORTFOLIO_ETF_LOOK_THROUGH``: 1/true/yes or 0/false/no; default false, so an ETF is
         its own ``ETF`` bucket).
+    stale_sessions
+        NYSE sessions a symbol's last price may lag the as-of date before risk and baskets
+        treat the symbol as stale (``PORTFOLIO_STALE_SESSIONS``, an integer >= 0; default 0:
+        a symbol needs a price at the as-of date).
     trading, paper, ib
         Execution limits, the paper broker and the Interactive Brokers connection.
     strategy
         The investment process: universe, optimizer, plan sizing and cleanup.
     fmp
         The Financial Modeling Prep source (``PORTFOLIO_FMP_*``).
+    ib_market_data
+        Interactive Brokers as the market-data source (``PORTFOLIO_IB_*``); its bar cache is
+        ``home/ib_bars``.
+    alert_webhook
+        URL the alert sensors POST a JSON body to (Slack-compatible ``{"text": …}`` plus
+        structured fields) for every failed run and failed asset check
+        (``PORTFOLIO_ALERT_WEBHOOK``, an http(s) URL); empty means no alert is sent.
+    environment_secrets
+        The secret variables (:data:`SECRET_VARIABLES`) set in the process environment, with
+        their values: the definitions hand such a value to its resource as ``dg.EnvVar`` so
+        the UI shows the variable's name only. Empty when the settings were read from a mapping
+        handed to :func:`load_settings` (``dg.EnvVar`` reads the process environment, which
+        then need not hold them); a value derived from a default (the SQLite database under
+        ``home``) is no secret.
     mcp_allow_execute
         Whether agents on the MCP server (``portfolio mcp``) may approve trade groups
         (``PORTFOLIO_MCP_ALLOW_EXECUTE``, default false: they can only request approval);
@@ -268,12 +320,17 @@ class Settings:
     broker: str
     market_index: str = DEFAULT_MARKET_INDEX
     etf_look_through: bool = False
+    stale_sessions: int = 0
+    csv_end_date: dt.date | None = None
     trading: TradingSettings = field(default_factory=TradingSettings)
     paper: PaperBrokerSettings = field(default_factory=PaperBrokerSettings)
     ib: IbSettings = field(default_factory=IbSettings)
     strategy: StrategySettings = field(default_factory=StrategySettings)
     mcp_allow_execute: bool = False
     fmp: FmpSettings = field(default_factory=FmpSettings)
+    ib_market_data: IbMarketDataSettings = field(default_factory=IbMarketDataSettings)
+    alert_webhook: str = ""
+    environment_secrets: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_simulated(self) -> bool:
@@ -450,6 +507,13 @@ def _ib(env: Mapping[str, str], broker: str) -> IbSettings:
             f"IB_READONLY_CLIENT_ID={readonly_client_id} must differ from IB_CLIENT_ID "
             f"({client_id}): IB refuses two connections with one client id"
         )
+    market_data_client_id = _int(env, "IB_MARKET_DATA_CLIENT_ID", 13, 0)
+    if market_data_client_id in (client_id, readonly_client_id):
+        raise SettingsError(
+            f"IB_MARKET_DATA_CLIENT_ID={market_data_client_id} must differ from IB_CLIENT_ID "
+            f"({client_id}) and IB_READONLY_CLIENT_ID ({readonly_client_id}): IB refuses two "
+            "connections with one client id"
+        )
     host = env.get("IB_HOST", "").strip() or "127.0.0.1"
     if any(ch.isspace() or ch in "/:@" for ch in host):
         raise SettingsError(f"IB_HOST={host!r} must be a host name or IP address")
@@ -459,7 +523,32 @@ def _ib(env: Mapping[str, str], broker: str) -> IbSettings:
         account=account,
         client_id=client_id,
         readonly_client_id=readonly_client_id,
+        market_data_client_id=market_data_client_id,
     )
+
+
+def _ib_market_data(env: Mapping[str, str], market_data: str) -> IbMarketDataSettings:
+    symbols = _symbols(env, "PORTFOLIO_IB_SYMBOLS")
+    bad = [symbol for symbol in symbols if not SYMBOL_PATTERN.fullmatch(symbol)]
+    if bad:
+        raise SettingsError(
+            f"PORTFOLIO_IB_SYMBOLS has {bad[0]!r}, not a symbol (upper-case letters, digits, "
+            "'.' or '-')"
+        )
+    positions_raw = env.get("PORTFOLIO_IB_POSITIONS_CSV", "").strip()
+    positions_csv = Path(positions_raw).expanduser().resolve() if positions_raw else None
+    if market_data == "ib":
+        positions_source = _choice(
+            env, "PORTFOLIO_POSITIONS_SOURCE", "market_data", POSITIONS_SOURCES
+        )
+        if positions_csv is None and positions_source == "market_data":
+            raise SettingsError(
+                "PORTFOLIO_MARKET_DATA=ib needs PORTFOLIO_IB_POSITIONS_CSV (a positions.csv) "
+                "unless PORTFOLIO_POSITIONS_SOURCE=broker"
+            )
+        if positions_csv is not None and not positions_csv.is_file():
+            raise SettingsError(f"PORTFOLIO_IB_POSITIONS_CSV={positions_csv} is not a file")
+    return IbMarketDataSettings(symbols=symbols, positions_csv=positions_csv)
 
 
 def _strategy(env: Mapping[str, str]) -> StrategySettings:
@@ -576,6 +665,32 @@ def _database_url(env: Mapping[str, str], home: Path) -> str:
     return raw
 
 
+def _alert_webhook(env: Mapping[str, str]) -> str:
+    raw = env.get(ALERT_WEBHOOK_VARIABLE, "").strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or " " in raw:
+        raise SettingsError(
+            f"{ALERT_WEBHOOK_VARIABLE} is not an http(s) URL (https://host/path); the value is "
+            "not repeated here because it is a secret"
+        )
+    return raw
+
+
+def _environment_secrets(env: Mapping[str, str]) -> dict[str, str]:
+    """The secret variables set in ``env``; one with surrounding blanks is refused (``dg.EnvVar``
+    hands the value on as it is)."""
+    secrets = {}
+    for name in SECRET_VARIABLES:
+        value = env.get(name, "")
+        if value != value.strip():
+            raise SettingsError(f"{name} has leading or trailing blanks; remove them")
+        if value:
+            secrets[name] = value
+    return secrets
+
+
 def _folder(env: Mapping[str, str], name: str, default: Path) -> Path:
     """A state folder: missing is fine (it is created on first use), a file is not."""
     raw = env.get(name, "").strip()
@@ -646,10 +761,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         broker=broker,
         market_index=_symbol(env, "PORTFOLIO_MARKET_INDEX", DEFAULT_MARKET_INDEX),
         etf_look_through=_bool(env, "PORTFOLIO_ETF_LOOK_THROUGH", False),
+        stale_sessions=_int(env, "PORTFOLIO_STALE_SESSIONS", 0, 0),
+        csv_end_date=_date(env, "PORTFOLIO_CSV_END_DATE", None),
         trading=_trading(env, broker),
         paper=_paper(env),
         ib=_ib(env, broker),
         strategy=_strategy(env),
         mcp_allow_execute=_mcp_allow_execute(env, broker),
         fmp=_fmp(env, market_data),
+        ib_market_data=_ib_market_data(env, market_data),
+        alert_webhook=_alert_webhook(env),
+        environment_secrets=_environment_secrets(env) if environ is None else {},
     )

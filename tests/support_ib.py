@@ -34,6 +34,17 @@ gateway: refused connections, requests never answered (a zombie connection when 
 events or between calls, refused cancels, fills landing between two requests, executions of an
 earlier day no longer reported.
 
+Historical data (for ``PORTFOLIO_MARKET_DATA=ib``): ``reqContractDetailsAsync`` answers from
+``FakeGateway.classifications`` (an unknown symbol: error 200 and an empty list, as ib_async
+ends a failed request); ``reqHistoricalDataAsync`` serves ``FakeGateway.daily_bars`` as
+``BarData`` with ``date`` a ``datetime.date`` (daily bars, ``formatDate=1``), ``N D`` counted
+as calendar days back from the end (no ``endDateTime``: the gateway's ``history_today``) and
+``ADJUSTED_LAST`` scaled by each bar's factor. Every request is recorded with the time of
+``FakeGateway.clock`` (a fake clock in tests) so a test can check IB's pacing rules on what
+arrived. Faults: ``pacing_violations`` (error 162 "pacing violation", then the empty list) and
+``drop_on_history_request`` (the socket is lost at the N-th request). :func:`history_gateway`
+builds a gateway with the market index, the sector ETFs and a few classified stocks.
+
 :class:`TwsProtocolStub` is different: a few bytes of the real socket protocol, so the real
 ``ib_async.IB`` can connect, be probed and be lost.
 """
@@ -48,14 +59,18 @@ import math
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ib_async import (
     AccountValue,
+    BarData,
+    BarDataList,
     CommissionReport,
     Contract,
+    ContractDetails,
     Event,
     Execution,
     ExecutionFilter,
@@ -97,6 +112,50 @@ def default_listings() -> dict[str, Listing]:
         "IWM": Listing(9579970, "ARCA", math.nan, 210.0, 210.2, 209.0),
         "QQQ": Listing(320227571, "NASDAQ", math.nan, -1.0, -1.0, 450.0),
     }
+
+
+@dataclass(frozen=True)
+class DailyBar:
+    """One session of a symbol's history as the gateway holds it: raw prices and volume, and
+    the factor IB's dividend adjustment applies to them (``ADJUSTED_LAST`` = raw x factor)."""
+
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    """IB's contract details of a listing beyond the contract itself."""
+
+    long_name: str
+    industry: str = ""
+    category: str = ""
+    subcategory: str = ""
+    stock_type: str = "COMMON"
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """A ``reqHistoricalData`` the gateway received, at ``time`` on the gateway's clock."""
+
+    symbol: str
+    con_id: int
+    end: str
+    duration: str
+    bar_size: str
+    what_to_show: str
+    use_rth: bool
+    time: float
+
+
+PACING_MESSAGE = (
+    "Historical Market Data Service error message:Historical data request pacing violation"
+)
 
 
 @dataclass
@@ -144,6 +203,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _ib_date(text: str) -> dt.date:
+    return dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+
+
 class FakeGateway:
     """Server-side state shared by every :class:`FakeIB` connection."""
 
@@ -180,6 +243,16 @@ class FakeGateway:
         self.connections: list[dict[str, Any]] = []
         self.sessions: list[FakeIB] = []
         self.client_ids_in_use: set[int] = set()
+        # historical data: bars and classification per symbol, the gateway's "today" (the end
+        # of a request without endDateTime), requests received, and faults
+        self.daily_bars: dict[str, list[DailyBar]] = {}
+        self.classifications: dict[str, Classification] = {}
+        self.history_today: dt.date | None = None
+        self.history_requests: list[HistoryRequest] = []
+        self.details_requests: list[str] = []
+        self.pacing_violations: dict[str, int] = {}  # answer 162 this many times per symbol
+        self.drop_on_history_request: int | None = None  # socket lost at the N-th request
+        self.clock: Callable[[], float] = time.monotonic
         self._perm_ids = itertools.count(900_000_001)
         self._exec_ids = itertools.count(1)
 
@@ -509,6 +582,112 @@ class FakeIB:
             return positions
 
         return self._request("reqPositionsAsync", answer)
+
+    def reqContractDetailsAsync(self, contract: Contract) -> asyncio.Future[list[ContractDetails]]:
+        req_id = next(self._req_ids)
+        self.gateway.details_requests.append(contract.symbol)
+
+        def answer() -> list[ContractDetails]:
+            listing = self.gateway.listings.get(contract.symbol)
+            classification = self.gateway.classifications.get(contract.symbol)
+            if listing is None or classification is None:
+                self.errorEvent.emit(
+                    req_id, 200, "No security definition has been found for the request", contract
+                )
+                return []
+            found = Contract(
+                secType=listing.sec_type,
+                conId=listing.con_id,
+                symbol=contract.symbol,
+                exchange="SMART",
+                primaryExchange=listing.primary_exchange,
+                currency="USD",
+                localSymbol=contract.symbol,
+                tradingClass=contract.symbol,
+            )
+            return [
+                ContractDetails(
+                    contract=found,
+                    marketName=contract.symbol,
+                    longName=classification.long_name,
+                    industry=classification.industry,
+                    category=classification.category,
+                    subcategory=classification.subcategory,
+                    stockType=classification.stock_type,
+                )
+            ]
+
+        return self._request("reqContractDetailsAsync", answer)
+
+    async def reqHistoricalDataAsync(
+        self,
+        contract: Contract,
+        endDateTime: dt.datetime | dt.date | str | None,
+        durationStr: str,
+        barSizeSetting: str,
+        whatToShow: str,
+        useRTH: bool,
+        formatDate: int = 1,
+        keepUpToDate: bool = False,
+        chartOptions: list[Any] | None = None,
+        timeout: float = 60,
+    ) -> BarDataList:
+        """Daily bars like IB: ``N D`` is N calendar days ending with the end date (``Y``: 365
+        days a year); no endDateTime means up to the gateway's today; ``ADJUSTED_LAST`` scales
+        the raw prices by each bar's factor. Faults: pacing violations (error 162, then the
+        empty list ib_async returns after an error) and a socket lost at the N-th request."""
+        gateway = self.gateway
+        if not self._connected:
+            raise ConnectionError("Not connected")
+        symbol = next(
+            s for s, listing in gateway.listings.items() if listing.con_id == contract.conId
+        )
+        assert isinstance(endDateTime, str)
+        gateway.history_requests.append(
+            HistoryRequest(
+                symbol=symbol,
+                con_id=contract.conId,
+                end=endDateTime,
+                duration=durationStr,
+                bar_size=barSizeSetting,
+                what_to_show=whatToShow,
+                use_rth=useRTH,
+                time=gateway.clock(),
+            )
+        )
+        bars = BarDataList()
+        bars.reqId = next(self._req_ids)
+        if len(gateway.history_requests) == gateway.drop_on_history_request:
+            gateway.drop_on.add("reqHistoricalDataAsync")
+
+        def answer() -> BarDataList:
+            if gateway.pacing_violations.get(symbol, 0) > 0:
+                gateway.pacing_violations[symbol] -= 1
+                self.errorEvent.emit(bars.reqId, 162, PACING_MESSAGE, contract)
+                return bars
+            assert gateway.history_today is not None
+            last = gateway.history_today if not endDateTime else _ib_date(endDateTime[:8])
+            count, unit = durationStr.split()
+            days = int(count) * (365 if unit == "Y" else 1)
+            first = last - dt.timedelta(days=days - 1)
+            for bar in gateway.daily_bars.get(symbol, []):
+                if first <= bar.date <= last:
+                    scale = bar.factor if whatToShow == "ADJUSTED_LAST" else 1.0
+                    bars.append(
+                        BarData(
+                            date=bar.date,
+                            open=bar.open * scale,
+                            high=bar.high * scale,
+                            low=bar.low * scale,
+                            close=bar.close * scale,
+                            volume=bar.volume,
+                            average=bar.close * scale,
+                            barCount=100,
+                        )
+                    )
+            return bars
+
+        return await self._request("reqHistoricalDataAsync", answer)
 
     def reqMarketDataType(self, marketDataType: int) -> None:
         if not self._connected:
@@ -877,3 +1056,58 @@ class TwsProtocolStub:
                 for tag, value in self.account_values.items():
                     self._send("63", "1", req_id, account, tag, value, "USD")
             self._send("64", "1", req_id)
+
+
+HISTORY_ETFS = ("SPY", "XLK", "XLV", "XLF", "XLY", "XLC", "XLI", "XLP", "XLE", "XLU", "XLRE", "XLB")
+HISTORY_STOCKS: dict[str, Classification] = {
+    "AAPL": Classification("APPLE INC", "Technology", "Computers", "Computers"),
+    "JPM": Classification("JPMORGAN CHASE & CO", "Financial", "Banks", "Diversified Banking Inst"),
+    "JNJ": Classification(
+        "JOHNSON & JOHNSON", "Consumer, Non-cyclical", "Pharmaceuticals", "Medical-Drugs"
+    ),
+    "AMZN": Classification("AMAZON.COM INC", "Communications", "Internet", "E-Commerce/Products"),
+}
+EX_DIVIDEND = dt.date(2024, 3, 15)
+DIVIDEND_FACTOR = 0.98
+
+
+def history_bars(
+    symbol: str, sessions: list[dt.date], *, factor: float = DIVIDEND_FACTOR
+) -> list[DailyBar]:
+    """Deterministic daily bars of ``symbol``: a raw close rising 0.25 a session from a level
+    of the symbol's own, adjusted by ``factor`` before :data:`EX_DIVIDEND`."""
+    level = 20.0 + 5.0 * (sum(map(ord, symbol)) % 40)
+    bars = []
+    for number, day in enumerate(sessions):
+        close = level + 0.25 * number
+        bars.append(
+            DailyBar(
+                date=day,
+                open=close - 0.5,
+                high=close + 1.0,
+                low=close - 1.0,
+                close=close,
+                volume=1_000_000.0 + number,
+                factor=factor if day < EX_DIVIDEND else 1.0,
+            )
+        )
+    return bars
+
+
+def history_gateway(
+    sessions: list[dt.date], stocks: dict[str, Classification] | None = None
+) -> FakeGateway:
+    """A gateway with contract details and bars over ``sessions`` for the market index, the 11
+    sector ETFs and ``stocks`` (default :data:`HISTORY_STOCKS`); its today is the last session."""
+    gateway = FakeGateway()
+    chosen = HISTORY_STOCKS if stocks is None else stocks
+    for number, symbol in enumerate([*HISTORY_ETFS, *chosen]):
+        if symbol not in gateway.listings:
+            gateway.listings[symbol] = Listing(500_000 + number, "ARCA", 100.0, 99.9, 100.1, 99.0)
+        if symbol in chosen:
+            gateway.classifications[symbol] = chosen[symbol]
+        else:
+            gateway.classifications[symbol] = Classification(f"{symbol} ETF", stock_type="ETF")
+        gateway.daily_bars[symbol] = history_bars(symbol, sessions)
+    gateway.history_today = sessions[-1]
+    return gateway

@@ -11,6 +11,7 @@ step log and the traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import traceback
@@ -19,7 +20,6 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from orchestration.cli import baskets, mcp, performance, pipeline, strategy, trading, volatility
 from orchestration.cli.output import one_line
 from orchestration.cli.runs import (
     EXIT_BAD_INPUT,
@@ -28,16 +28,46 @@ from orchestration.cli.runs import (
     RunFailed,
     show_run_logs,
 )
-from orchestration.defs.market_data.removals import HistoryLostError
 from orchestration.resources.broker import BrokerError
 from orchestration.settings import configure_dagster_process, load_settings, prepare_home
 from orchestration.storage.engine import DatabaseUnavailable
 
-COMMAND_MODULES = (pipeline, baskets, trading, strategy, performance, volatility, mcp)
+COMMAND_MODULES = {
+    "demo": "pipeline",
+    "backfill": "pipeline",
+    "run": "pipeline",
+    "db": "pipeline",
+    "basket": "baskets",
+    "trade": "trading",
+    "trading": "trading",
+    "risk": "risk",
+    "strategy": "strategy",
+    "performance": "performance",
+    "positions": "performance",
+    "transactions": "performance",
+    "evaluate-volatility": "volatility",
+    "mcp": "mcp",
+}
+"""Each command and the module of this package that registers and runs it. Only the module of
+the command given is imported (``portfolio basket list`` never imports Dagster or the
+pipeline); ``portfolio --help`` and an unknown command import them all, for the full list."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def _command(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (its first argument that is not an option)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _modules(argv: Sequence[str]) -> list[str]:
+    command = _command(argv)
+    if command in COMMAND_MODULES:
+        return [COMMAND_MODULES[command]]
+    return list(dict.fromkeys(COMMAND_MODULES.values()))
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with the command of ``argv`` registered (every command without
+    ``argv``, or when ``argv`` names none)."""
     parser = argparse.ArgumentParser(
         prog="portfolio",
         description="Portfolio Pipeline: prices, risk, baskets and basket trading on Dagster.",
@@ -52,12 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print Dagster's step log and tracebacks on standard error",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    for name in _modules([] if argv is None else argv):
+        importlib.import_module(f"orchestration.cli.{name}").register(subparsers)
     return parser
 
 
-INFRASTRUCTURE = (BrokerError, DatabaseUnavailable, HistoryLostError, SQLAlchemyError, OSError)
+def _history_lost() -> type[BaseException]:
+    # imported on the error path only: the market-data package loads the exchange calendar
+    from orchestration.defs.market_data.removals import HistoryLostError
+
+    return HistoryLostError
 
 
 def exit_code(error: BaseException) -> int:
@@ -66,14 +100,16 @@ def exit_code(error: BaseException) -> int:
         return error.exit_code
     if isinstance(error, ValueError):
         return EXIT_BAD_INPUT
-    if isinstance(error, INFRASTRUCTURE):
+    if isinstance(
+        error, BrokerError | DatabaseUnavailable | SQLAlchemyError | OSError | _history_lost()
+    ):
         return EXIT_INFRASTRUCTURE
     return EXIT_FAILED
 
 
 def _describe(error: BaseException) -> str:
     if isinstance(
-        error, ValueError | RunFailed | DatabaseUnavailable | HistoryLostError | BrokerError
+        error, ValueError | RunFailed | DatabaseUnavailable | BrokerError | _history_lost()
     ):
         return str(error)
     if isinstance(error, OSError) and error.strerror:
@@ -89,7 +125,8 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``portfolio`` console script."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(words).parse_args(words)
     configure_dagster_process()
     show_run_logs(args.verbose)
     if not args.verbose:

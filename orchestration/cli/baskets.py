@@ -2,9 +2,9 @@
 
 import argparse
 
+from orchestration.cli.database import AppDatabase
 from orchestration.cli.output import print_json, print_pairs, print_table
 from orchestration.defs.baskets import store as basket_store
-from orchestration.resources.database import Database
 from orchestration.settings import Settings
 
 
@@ -71,11 +71,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seed.add_argument("--description")
 
 
-def _database(settings: Settings) -> Database:
-    return Database(url=settings.database_url)
+def _database(settings: Settings) -> AppDatabase:
+    return AppDatabase(settings.database_url)
 
 
-def _show(record: basket_store.BasketRecord, database: Database, as_json: bool) -> None:
+def _show(record: basket_store.BasketRecord, database: AppDatabase, as_json: bool) -> None:
     weights = basket_store.resolved_weights(database, record)
     if as_json:
         print_json({**record.as_dict(), "resolved_weights": weights.to_dict()})

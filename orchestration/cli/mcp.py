@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-from orchestration.mcp import server as mcp_server
 from orchestration.settings import Settings
 
 DEFAULT_HTTP_PORT = 8765
@@ -44,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def mcp_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
+    from orchestration.mcp import server as mcp_server
+
     server = mcp_server.build_server(settings)
     if args.http:
         server.run("streamable-http", host="127.0.0.1", port=args.port)

@@ -23,9 +23,10 @@ def _default(value: object) -> object:
 
 
 def print_table(
-    rows: Sequence[Mapping[str, object]] | pd.DataFrame, *, floatfmt: str = ".4g"
+    rows: Sequence[Mapping[str, object]] | pd.DataFrame, *, floatfmt: str | Sequence[str] = ".4g"
 ) -> None:
-    """Print rows (or a DataFrame) as a plain-text table."""
+    """Print rows (or a DataFrame) as a plain-text table; ``floatfmt`` is one format for every
+    column or one per column."""
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if frame.empty:
         print("(none)")

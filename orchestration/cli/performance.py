@@ -19,15 +19,14 @@ import pandas as pd
 
 from analytics_lib.performance import performance_report, positions_summary
 from orchestration.cli.arguments import iso_date
+from orchestration.cli.database import AppDatabase
 from orchestration.cli.output import print_json, print_table, progress
-from orchestration.cli.runs import execute_job, failure_summary, instance_for
 from orchestration.clock import utc_now
-from orchestration.definitions import build_definitions
 from orchestration.defs.performance import report, store
-from orchestration.defs.performance.jobs import REFRESH_TRADING_PERFORMANCE_JOB
 from orchestration.defs.performance.sources import CsvTransactions
-from orchestration.resources.database import Database
 from orchestration.settings import Settings
+
+REFRESH_HELP = "run the refresh_trading_performance job first (in this process)"
 
 POSITION_JSON_COLUMNS = (
     "account",
@@ -74,9 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--since", type=iso_date, help="only trades closed on or after this date (YYYY-MM-DD)"
     )
     performance.add_argument("--trades", action="store_true", help="also list every realized trade")
-    performance.add_argument(
-        "--refresh", action="store_true", help=f"run {REFRESH_TRADING_PERFORMANCE_JOB} first"
-    )
+    performance.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
     performance.add_argument("--json", action="store_true", help="print the report as JSON")
     performance.set_defaults(handler=performance_command)
 
@@ -86,9 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     positions.add_argument(
         "--pnl", action="store_true", help="with exposure and unrealized P&L (positions monitor)"
     )
-    positions.add_argument(
-        "--refresh", action="store_true", help=f"run {REFRESH_TRADING_PERFORMANCE_JOB} first"
-    )
+    positions.add_argument("--refresh", action="store_true", help=REFRESH_HELP)
     positions.add_argument("--json", action="store_true", help="print the positions as JSON")
     positions.set_defaults(handler=positions_command)
 
@@ -106,11 +101,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     imports.set_defaults(handler=import_command)
 
 
-def _database(settings: Settings) -> Database:
-    return Database(url=settings.database_url)
+def _database(settings: Settings) -> AppDatabase:
+    return AppDatabase(settings.database_url)
 
 
 def _refresh(settings: Settings) -> None:
+    from orchestration.cli.runs import execute_job, failure_summary, instance_for
+    from orchestration.definitions import build_definitions
+    from orchestration.defs.performance.jobs import REFRESH_TRADING_PERFORMANCE_JOB
+
     progress(f"→ {REFRESH_TRADING_PERFORMANCE_JOB}")
     result = execute_job(
         build_definitions(settings), REFRESH_TRADING_PERFORMANCE_JOB, instance_for(settings)

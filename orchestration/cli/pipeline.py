@@ -9,35 +9,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
 from sqlalchemy.engine import make_url
 
 from orchestration import constants as c
 from orchestration import market_calendar
-from orchestration.cli import strategy as strategy_cli
-from orchestration.cli import trading
 from orchestration.cli.arguments import iso_date
+from orchestration.cli.database import AppDatabase
 from orchestration.cli.output import print_json, print_pairs, progress
-from orchestration.cli.runs import (
-    RunFailed,
-    RunFailure,
-    execute_job,
-    instance_for,
-    reset_instance_storage,
-    run_failure,
-    run_sensor_once,
-)
-from orchestration.cli.summary import pipeline_summary
-from orchestration.definitions import build_definitions, build_market_data
+from orchestration.cli.progress import stages
 from orchestration.defs.baskets import store as basket_store
 from orchestration.defs.market_data.removals import ALLOW_REMOVALS_TAG
-from orchestration.defs.performance.jobs import REFRESH_TRADING_PERFORMANCE_JOB
-from orchestration.resources.database import Database
 from orchestration.settings import Settings
 from orchestration.storage import migrate
 from orchestration.storage.engine import dispose_engines, get_engine
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 UI_HINT = "Open the Dagster UI on the same state with `make dev`, then http://127.0.0.1:3000"
 DEMO_EQUAL_BASKET = "Demo largest five"
@@ -45,6 +36,17 @@ DEMO_EQUAL_BASKET_SIZE = 5
 DEMO_ETF_BASKET = "Demo tech top 10"
 DEMO_ETF = "XLK"
 DEMO_ETF_TOP_N = 10
+DEMO_STAGES = (
+    "fresh state and app database",
+    "market data",
+    "risk group",
+    "daily pipeline",
+    "baskets and their refresh runs",
+    "basket trade on the paper broker",
+    "trading performance (transactions, realized trades, report, positions P&L)",
+    "strategy: universe, scores, target, backtest, trade plan",
+)
+"""The stages ``portfolio demo`` reports (the three runs announce themselves in full)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -107,6 +109,8 @@ def _finish(args: argparse.Namespace, outcome: dict[str, object]) -> int:
     if args.json:
         print_json(outcome)
     if not outcome["success"]:
+        from orchestration.cli.runs import RunFailed, RunFailure
+
         raise RunFailed(RunFailure(str(outcome["error"]), int(outcome["exit_code"])))
     return 0
 
@@ -133,6 +137,8 @@ def _embedded_database_file(settings: Settings) -> Path | None:
 
 
 def _reset_state(settings: Settings) -> list[str]:
+    from orchestration.cli.runs import reset_instance_storage
+
     notes = []
     dispose_engines()
     database_file = _embedded_database_file(settings)
@@ -149,6 +155,8 @@ def _reset_state(settings: Settings) -> list[str]:
 
 
 def _outcome(result: dg.ExecuteInProcessResult, seconds: float, label: str) -> dict[str, object]:
+    from orchestration.cli.runs import run_failure
+
     outcome: dict[str, object] = {
         "run_id": result.run_id,
         "job": result.job_def.name,
@@ -173,11 +181,19 @@ def _run(
     partition_key: str | None = None,
     partition_range: tuple[dt.date, dt.date] | None = None,
     tags: dict[str, str] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
+    """Run ``job`` in this process; ``announce`` (default: a ``→`` line) says so first."""
+    from orchestration.cli.runs import execute_job, instance_for
+    from orchestration.definitions import build_definitions
+
     defs = build_definitions(settings)
     instance = instance_for(settings)
     started = time.perf_counter()
-    progress(f"→ {label}")
+    if announce is None:
+        progress(f"→ {label}")
+    else:
+        announce(label)
     result = execute_job(
         defs,
         job,
@@ -193,7 +209,10 @@ def _demo_baskets(settings: Settings) -> list[dict[str, object]]:
     """Create the two demo baskets (the largest stocks priced on the latest day, and the top
     of a sector ETF), then let the ``basket_changes`` sensor (evaluated once, in
     this process) add their partitions and run ``refresh_basket`` for each."""
-    database = Database(url=settings.database_url)
+    from orchestration.cli.runs import instance_for, run_sensor_once
+    from orchestration.definitions import build_definitions
+
+    database = AppDatabase(settings.database_url)
     largest = database.read_frame(
         "SELECT i.symbol FROM instruments i JOIN prices p ON p.symbol = i.symbol "
         "WHERE i.asset_type = 'stock' AND p.date = (SELECT MAX(date) FROM prices) "
@@ -238,70 +257,86 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
 
     Every partition materialization costs the instance ~25 ms whatever the asset does, so the
     risk group is backfilled over a short recent window only, not over the whole history."""
+    from orchestration.cli import strategy as strategy_cli
+    from orchestration.cli import trading
+    from orchestration.cli.summary import pipeline_summary
+    from orchestration.definitions import build_market_data
+    from orchestration.defs.performance.jobs import REFRESH_TRADING_PERFORMANCE_JOB
+
     if settings.market_data != "demo":
         raise ValueError(
             "portfolio demo runs the simulated demo market; unset PORTFOLIO_MARKET_DATA "
             "(or set it to demo) — use `portfolio backfill` and `portfolio run` for CSV data"
         )
-    for note in _reset_state(settings):
-        progress(f"· {note}")
-    revision = migrate.upgrade(get_engine(settings.database_url, migrated=False))
-    progress(f"· app database at migration {revision} ({settings.database_url.split('://')[0]})")
-    latest = build_market_data(settings).latest_date()
-    if latest is None or latest <= settings.start_date:
-        raise ValueError("the demo market has no history before its latest day")
-    days = _partition_keys(settings, settings.start_date, latest)
-    history_end = dt.date.fromisoformat(days[-2])
-    risk_days = days[-1 - c.DEMO_RISK_WINDOW : -1] or days[:-1]
-    risk_start = dt.date.fromisoformat(risk_days[0])
-    runs = [
-        _run(
-            settings,
-            f"market data {settings.start_date} … {history_end} ({len(days) - 1} trading days, "
-            "one run)",
-            job=c.MARKET_DATA_JOB,
-            partition_range=(settings.start_date, history_end),
+    with stages(len(DEMO_STAGES)) as stage:
+        stage.start(DEMO_STAGES[0])
+        for note in _reset_state(settings):
+            progress(f"· {note}")
+        revision = migrate.upgrade(get_engine(settings.database_url, migrated=False))
+        progress(
+            f"· app database at migration {revision} ({settings.database_url.split('://')[0]})"
         )
-    ]
-    if runs[-1]["success"]:
-        runs.append(
+        latest = build_market_data(settings).latest_date()
+        if latest is None or latest <= settings.start_date:
+            raise ValueError("the demo market has no history before its latest day")
+        days = _partition_keys(settings, settings.start_date, latest)
+        history_end = dt.date.fromisoformat(days[-2])
+        risk_days = days[-1 - c.DEMO_RISK_WINDOW : -1] or days[:-1]
+        risk_start = dt.date.fromisoformat(risk_days[0])
+        runs = [
             _run(
                 settings,
-                f"risk group {risk_start} … {history_end} ({len(risk_days)} trading days, one run)",
-                job=c.RISK_JOB,
-                partition_range=(risk_start, history_end),
+                f"market data {settings.start_date} … {history_end} ({len(days) - 1} trading "
+                "days, one run)",
+                job=c.MARKET_DATA_JOB,
+                partition_range=(settings.start_date, history_end),
+                announce=stage.start,
             )
-        )
-    if runs[-1]["success"]:
-        runs.append(
-            _run(settings, f"daily pipeline for {latest}", partition_key=latest.isoformat())
-        )
-    if runs[-1]["success"]:
-        runs.extend(_demo_baskets(settings))
-    # Trading step (issue 5): a basket buy on the paper broker through the approval sensor.
-    trade = (
-        trading.demo_basket_trade(settings)
-        if runs[-1]["success"]
-        else {"skipped": "the pipeline runs failed"}
-    )
-    # Trade performance (issue 11): the paper fills become transactions, the round trip a
-    # realized trade; the four assets of the trading-performance job on the same instance.
-    performance = (
-        _run(
-            settings,
-            "trading performance (transactions, realized trades, report, positions P&L)",
-            job=REFRESH_TRADING_PERFORMANCE_JOB,
-        )
-        if trade.get("success", False)
-        else {"skipped": "the demo trades did not complete"}
-    )
-    # Strategy (issue 10): universe → scores → target → backtest → trade plan, previewed.
-    strategy = (
-        strategy_cli.demo_strategy(settings, latest)
-        if all(run["success"] for run in runs)
-        else {"skipped": "the pipeline runs failed"}
-    )
-    summary = pipeline_summary(settings, latest)
+        ]
+        if runs[-1]["success"]:
+            runs.append(
+                _run(
+                    settings,
+                    f"risk group {risk_start} … {history_end} ({len(risk_days)} trading days, "
+                    "one run)",
+                    job=c.RISK_JOB,
+                    partition_range=(risk_start, history_end),
+                    announce=stage.start,
+                )
+            )
+        if runs[-1]["success"]:
+            runs.append(
+                _run(
+                    settings,
+                    f"daily pipeline for {latest}",
+                    partition_key=latest.isoformat(),
+                    announce=stage.start,
+                )
+            )
+        if runs[-1]["success"]:
+            stage.start(DEMO_STAGES[4])
+            runs.extend(_demo_baskets(settings))
+        # Trading step (issue 5): a basket buy on the paper broker through the approval sensor.
+        trade: dict[str, object] = {"skipped": "the pipeline runs failed"}
+        if runs[-1]["success"]:
+            stage.start(DEMO_STAGES[5])
+            trade = trading.demo_basket_trade(settings)
+        # Trade performance (issue 11): the paper fills become transactions, the round trip a
+        # realized trade; the four assets of the trading-performance job on the same instance.
+        performance: dict[str, object] = {"skipped": "the demo trades did not complete"}
+        if trade.get("success", False):
+            performance = _run(
+                settings,
+                DEMO_STAGES[6],
+                job=REFRESH_TRADING_PERFORMANCE_JOB,
+                announce=stage.start,
+            )
+        # Strategy (issue 10): universe → scores → target → backtest → trade plan, previewed.
+        strategy: dict[str, object] = {"skipped": "the pipeline runs failed"}
+        if all(run["success"] for run in runs):
+            stage.start(DEMO_STAGES[7])
+            strategy = strategy_cli.demo_strategy(settings, latest)
+        summary = pipeline_summary(settings, latest)
     ok = (
         all(run["success"] for run in runs)
         and trade.get("success", True)
@@ -327,6 +362,10 @@ def demo_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _partition_keys(settings: Settings, start: dt.date, end: dt.date) -> list[str]:
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+
     defs = build_definitions(settings)
     partitions = defs.resolve_assets_def("daily_prices").partitions_def
     keys = partitions.get_partition_keys_in_range(
@@ -342,26 +381,31 @@ def backfill_command(args: argparse.Namespace, settings: Settings) -> int:
     _require_trading_day(args.end, settings, "END")
     if args.end < args.start:
         raise ValueError(f"END {args.end} is before START {args.start}")
-    count = len(_partition_keys(settings, args.start, args.end))
     job = c.MARKET_DATA_JOB if args.market_data_only else c.DAILY_PIPELINE_JOB
-    outcome = _run(
-        settings,
-        f"backfill {args.start} … {args.end} ({count} trading days, one run of {job})",
-        job=job,
-        partition_range=(args.start, args.end),
-        tags=_removal_tags(args),
-    )
+    with stages(2) as stage:
+        stage.start(f"loading the definitions of {job}")
+        count = len(_partition_keys(settings, args.start, args.end))
+        outcome = _run(
+            settings,
+            f"backfill {args.start} … {args.end} ({count} trading days, one run of {job})",
+            job=job,
+            partition_range=(args.start, args.end),
+            tags=_removal_tags(args),
+            announce=stage.start,
+        )
     return _finish(args, outcome)
 
 
 def _latest_price_date(settings: Settings) -> dt.date | None:
-    frame = Database(url=settings.database_url).read_frame("SELECT MAX(date) AS d FROM prices")
+    frame = AppDatabase(settings.database_url).read_frame("SELECT MAX(date) AS d FROM prices")
     value = frame["d"].iloc[0]
     return None if value is None else dt.date.fromisoformat(str(value)[:10])
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """The daily pipeline for one day (default: the latest day with prices)."""
+    from orchestration.definitions import build_market_data
+
     day = args.date or _latest_price_date(settings) or build_market_data(settings).latest_date()
     if day is None:
         raise ValueError("no prices anywhere yet; pass --date or run `portfolio backfill` first")

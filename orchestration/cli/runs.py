@@ -1,4 +1,8 @@
-"""Launching jobs on the persistent Dagster instance (so CLI runs show in the UI)."""
+"""Launching jobs on the persistent Dagster instance (so CLI runs show in the UI).
+
+Dagster is imported inside the functions, never at module level: the command line imports
+its exit codes from here before it knows whether a command runs anything.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,28 @@ import datetime as dt
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dagster as dg
-from dagster._utils.error import SerializableErrorInfo
 from sqlalchemy import select
 
 from orchestration.clock import naive_utc
 from orchestration.constants import BROKER_POOL, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.execution.records import GROUPS, GroupStatus
 from orchestration.resources.broker import BrokerError
-from orchestration.resources.database import Database
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
+    from dagster._core.origin import JobPythonOrigin
+    from dagster._core.remote_origin import CodeLocationOrigin, RemoteJobOrigin
+    from dagster._utils.error import SerializableErrorInfo
+
+    from orchestration.resources.database import Database
 
 INSTANCE_CONFIG = "dagster.yaml"
 RUN_KEY_TAG = "dagster/run_key"
@@ -66,9 +77,12 @@ def _console_config() -> dict:
     return {"loggers": {"console": {"config": dict(_console)}}}
 
 
-PROJECT_INSTANCE_FILE = Path(__file__).resolve().parents[2] / INSTANCE_CONFIG
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_INSTANCE_FILE = PROJECT_ROOT / INSTANCE_CONFIG
 """The embedded default instance configuration (SQLite, one run at a time, broker pool of 1,
 batched event writes) that a new ``DAGSTER_HOME`` starts with."""
+PROJECT_WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
+"""The workspace the UI loads (``make dev``): the one code location, ``portfolio-pipeline``."""
 
 
 def instance_for(settings: Settings) -> dg.DagsterInstance:
@@ -78,6 +92,8 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     dagster-postgres variant) is never overwritten. Never the temporary instance Dagster makes
     without ``DAGSTER_HOME``: it forgets run keys and sensor cursors when the process exits.
     """
+    import dagster as dg
+
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / INSTANCE_CONFIG
     if not config.exists():
@@ -109,26 +125,150 @@ def execute_job(
     tags: dict[str, str] | None = None,
     assets: Sequence[str] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Run ``job_name`` in this process, recorded on ``instance``.
+    """Run ``job_name`` in this process, recorded on ``instance`` like a run the UI launched.
 
     ``partition_range`` runs every partition from start to end in one run (a single-run
     backfill); ``partition_key`` runs one partition; ``assets`` runs only those assets of the
     job.
+
+    This is :meth:`dagster.JobDefinition.execute_in_process` (the same steps, in-memory
+    outputs, result) except that the run is created with the job's origins in the workspace's
+    code location (:func:`job_origins`), as a launch from the UI or the daemon creates it: the
+    run is labelled with its repository (``.dagster/repository``), so the job's page, the
+    Overview timeline and the run filters list it; a run without an origin shows under Runs
+    only.
     """
+    import dagster as dg
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.execution.api import (
+        ExecuteRunWithPlanIterable,
+        create_execution_plan,
+        job_execution_iterator,
+    )
+    from dagster._core.execution.context_creation_job import (
+        PlanOrchestrationContextManager,
+        orchestration_context_event_generator,
+    )
+    from dagster._core.execution.execute_in_process import merge_run_tags
+
     job = defs.resolve_job_def(job_name)
     run_tags = dict(tags or {})
     if partition_range is not None:
         run_tags[RANGE_START_TAG] = partition_range[0].isoformat()
         run_tags[RANGE_END_TAG] = partition_range[1].isoformat()
     config = {**_console_config(), **(run_config or {})}
-    return job.execute_in_process(
-        run_config=config,
-        instance=instance,
-        partition_key=partition_key,
-        tags=run_tags,
-        asset_selection=[dg.AssetKey(name) for name in assets] if assets else None,
-        raise_on_error=False,
+    selection = [dg.AssetKey(name) for name in assets] if assets else []
+    ephemeral_job = job.as_ephemeral_job(
+        resource_defs={}, input_values={}, asset_selection=selection
     )
+    in_memory_job = InMemoryJob(job_def=ephemeral_job)
+    run_tags = dict(
+        merge_run_tags(
+            job_def=job,
+            partition_key=partition_key,
+            tags=run_tags,
+            asset_selection=selection,
+            instance=instance,
+            run_config=config,
+        )
+    )
+    plan = create_execution_plan(
+        in_memory_job,
+        run_config=config,
+        instance_ref=instance.get_ref() if instance.is_persistent else None,
+    )
+    remote_job_origin, job_code_origin = job_origins(defs, job_name)
+    run = instance.create_run_for_job(
+        job_def=ephemeral_job,
+        run_config=config,
+        tags={**ephemeral_job.run_tags, **run_tags},
+        asset_selection=frozenset(selection),
+        execution_plan=plan,
+        remote_job_origin=remote_job_origin,
+        job_code_origin=job_code_origin,
+    )
+    output_capture: dict = {}
+    events = list(
+        ExecuteRunWithPlanIterable(
+            execution_plan=plan,
+            iterator=job_execution_iterator,
+            execution_context_manager=PlanOrchestrationContextManager(
+                context_event_generator=orchestration_context_event_generator,
+                job=in_memory_job,
+                execution_plan=plan,
+                dagster_run=run,
+                instance=instance,
+                run_config=config,
+                executor_defs=None,
+                output_capture=output_capture,
+                raise_on_error=False,
+            ),
+        )
+    )
+    return dg.ExecuteInProcessResult(
+        job_def=ephemeral_job,
+        event_list=events,
+        dagster_run=instance.get_run_by_id(run.run_id),
+        output_capture=output_capture,
+    )
+
+
+def code_location_origin() -> CodeLocationOrigin:
+    """The code location of the project's ``workspace.yaml``, as the UI and the daemon load it
+    (Dagster's own workspace loader; nothing is started)."""
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    origins = location_origins_from_yaml_paths([str(PROJECT_WORKSPACE_FILE)])
+    if len(origins) != 1:
+        raise ValueError(
+            f"{PROJECT_WORKSPACE_FILE}: load_from must name exactly one code location, "
+            f"not {len(origins)}"
+        )
+    return origins[0]
+
+
+def job_origins(defs: dg.Definitions, job_name: str) -> tuple[RemoteJobOrigin, JobPythonOrigin]:
+    """Where ``job_name`` comes from, as a UI launch records it: the job in the repository of
+    ``defs`` in the workspace's code location (the run's ``repositoryOrigin`` and its
+    ``.dagster/repository`` label, e.g. ``__repository__@portfolio-pipeline``), and the Python
+    code pointer that loads that repository (the module's definitions attribute)."""
+    from dagster._core.code_pointer import CodePointer
+    from dagster._core.origin import (
+        DEFAULT_DAGSTER_ENTRY_POINT,
+        JobPythonOrigin,
+        RepositoryPythonOrigin,
+    )
+    from dagster._core.remote_origin import RemoteRepositoryOrigin
+    from dagster._grpc.utils import get_loadable_targets
+
+    location = code_location_origin()
+    target = getattr(location, "loadable_target_origin", None)
+    if target is None or not target.module_name:
+        raise ValueError(
+            f"{PROJECT_WORKSPACE_FILE}: the code location {location.location_name!r} must be a "
+            "python_module"
+        )
+    repository_name = defs.get_repository_def().name
+    remote_job_origin = RemoteRepositoryOrigin(location, repository_name).get_job_origin(job_name)
+    attribute = target.attribute or next(
+        loadable.attribute
+        for loadable in get_loadable_targets(
+            python_file=None,
+            module_name=target.module_name,
+            package_name=None,
+            autoload_defs_module_name=None,
+            working_directory=target.working_directory,
+            attribute=None,
+            resolve_lazy_defs=False,
+        )
+    )
+    code_pointer = CodePointer.from_module(target.module_name, attribute, target.working_directory)
+    repository = RepositoryPythonOrigin(
+        executable_path=target.executable_path or sys.executable,
+        code_pointer=code_pointer,
+        entry_point=DEFAULT_DAGSTER_ENTRY_POINT,
+    )
+    return remote_job_origin, JobPythonOrigin(job_name, repository)
 
 
 def apply_dynamic_partitions_requests(
@@ -136,6 +276,8 @@ def apply_dynamic_partitions_requests(
     requests: Sequence[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest],
 ) -> None:
     """Add and delete dynamic partitions as a sensor tick asked (what the daemon does)."""
+    import dagster as dg
+
     for request in requests:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
@@ -179,6 +321,8 @@ def run_failure(result: dg.ExecuteInProcessResult) -> RunFailure:
     """The first failure of a run: a failed step, else a failed start (resources), else a
     failed blocking check, with the exit code its cause maps to. A step stopped by a failed
     blocking check is reported as that check, with what the check says (e.g. the dates)."""
+    from dagster._utils.error import SerializableErrorInfo
+
     checks = _failed_checks(result)
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
@@ -266,6 +410,8 @@ def run_sensor_once(
     key, so a daemon evaluating the sensor later skips them too. The sensor's stored cursor is
     neither read nor advanced: run keys carry the de-duplication.
     """
+    import dagster as dg
+
     sensor = defs.resolve_sensor_def(sensor_name)
     with dg.build_sensor_context(
         instance=instance,

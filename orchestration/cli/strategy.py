@@ -12,30 +12,22 @@ import argparse
 import dataclasses
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
-import dagster as dg
 from sqlalchemy import select
 
 from analytics_lib.backtest import REBALANCE_FREQUENCIES
 from orchestration import constants as c
 from orchestration.cli.arguments import iso_date
+from orchestration.cli.database import AppDatabase
 from orchestration.cli.output import print_json, print_pairs, print_table, progress
-from orchestration.cli.runs import (
-    RunFailed,
-    execute_job,
-    failure_summary,
-    instance_for,
-    run_failure,
-    run_sensor_once,
-)
-from orchestration.definitions import build_definitions
-from orchestration.defs.strategy.backtests import strategy_backtest
-from orchestration.defs.strategy.store import read_plan
-from orchestration.resources.database import Database
-from orchestration.resources.panels import ReturnsPanels
-from orchestration.resources.strategy import strategy_model
 from orchestration.settings import STRATEGY_METHODS, Settings
 from orchestration.storage.models import BacktestRun
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from orchestration.resources.database import Database
 
 BACKTESTS = BacktestRun.__table__
 
@@ -106,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plan.set_defaults(handler=plan_command)
 
 
-def _latest(database: Database, sql: str, what: str) -> dt.date:
+def _latest(database: AppDatabase | Database, sql: str, what: str) -> dt.date:
     value = database.read_frame(sql)["d"].iloc[0]
     if value is None:
         raise ValueError(f"no {what} yet")
@@ -118,6 +110,9 @@ def _materialize_outcome(
 ) -> dg.ExecuteInProcessResult:
     """Run the strategy job (or only ``assets`` of it) for ``day`` on the persistent
     instance, with progress lines."""
+    from orchestration.cli.runs import execute_job, failure_summary, instance_for
+    from orchestration.definitions import build_definitions
+
     label = ", ".join(assets) if assets else "the strategy group"
     progress(f"→ {label} for {day}")
     started = time.perf_counter()
@@ -134,17 +129,22 @@ def _materialize_outcome(
 
 
 def _materialize(settings: Settings, day: dt.date, assets: list[str] | None) -> None:
+    from orchestration.cli.runs import RunFailed, run_failure
+
     result = _materialize_outcome(settings, day, assets)
     if not result.success:
         raise RunFailed(run_failure(result))
 
 
 def _preview(settings: Settings, plan_id: int) -> dict[str, object]:
+    from orchestration.cli.runs import instance_for, run_sensor_once
+    from orchestration.definitions import build_definitions
+
     progress(f"→ sensor {c.TRADE_PLAN_SENSOR}: preview trade plan {plan_id}")
     launches = run_sensor_once(
         build_definitions(settings), instance_for(settings), c.TRADE_PLAN_SENSOR
     )
-    groups = Database(url=settings.database_url).read_frame(
+    groups = AppDatabase(settings.database_url).read_frame(
         "SELECT id, status FROM basket_trade_groups WHERE trade_plan_id = :p ORDER BY id",
         {"p": plan_id},
     )
@@ -158,7 +158,9 @@ def _preview(settings: Settings, plan_id: int) -> dict[str, object]:
 
 def plan_summary(settings: Settings, plan_id: int) -> dict[str, object]:
     """A stored plan as a JSON-ready summary (trades, totals, transition, cleanup)."""
-    database = Database(url=settings.database_url)
+    from orchestration.defs.strategy.store import read_plan
+
+    database = AppDatabase(settings.database_url)
     with database.engine.connect() as connection:
         plan = read_plan(connection, plan_id)
     return {
@@ -197,7 +199,7 @@ def _print_plan(summary: dict[str, object], preview: dict[str, object]) -> None:
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """The strategy group for one day, then the plan's preview group."""
-    database = Database(url=settings.database_url)
+    database = AppDatabase(settings.database_url)
     day = args.date or _latest(database, "SELECT MAX(date) AS d FROM prices", "prices")
     _materialize(settings, day, None)
     targets = database.read_frame(
@@ -231,7 +233,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _latest_plan_id(database: Database, day: dt.date) -> int:
+def _latest_plan_id(database: AppDatabase, day: dt.date) -> int:
     frame = database.read_frame(
         "SELECT MAX(id) AS id FROM trade_plans WHERE as_of = :d", {"d": day}
     )
@@ -243,7 +245,7 @@ def _latest_plan_id(database: Database, day: dt.date) -> int:
 
 def plan_command(args: argparse.Namespace, settings: Settings) -> int:
     """Only the trade plan of a day's target (with ``--deploy-cash``, sized that way)."""
-    database = Database(url=settings.database_url)
+    database = AppDatabase(settings.database_url)
     day = args.date or _latest(
         database, "SELECT MAX(as_of) AS d FROM target_weights", "target portfolio"
     )
@@ -264,6 +266,11 @@ def plan_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def backtest_command(args: argparse.Namespace, settings: Settings) -> int:
     """The walk-forward backtest with the given parameters; nothing is stored."""
+    from orchestration.defs.strategy.backtests import strategy_backtest
+    from orchestration.resources.database import Database
+    from orchestration.resources.panels import ReturnsPanels
+    from orchestration.resources.strategy import strategy_model
+
     database = Database(url=settings.database_url)
     end = args.end or _latest(database, "SELECT MAX(date) AS d FROM prices", "prices")
     if args.start is not None and args.start >= end:
@@ -306,7 +313,10 @@ def demo_strategy(settings: Settings, day: dt.date) -> dict[str, object]:
     """The demo's strategy step: the strategy group for ``day``, then its plan previewed (not
     executed) by the trade_plan_sensor. Skipped, with the reason, when the stored history is
     shorter than the universe's minimum history."""
-    database = Database(url=settings.database_url)
+    from orchestration.cli.runs import failure_summary
+    from orchestration.resources.strategy import strategy_model
+
+    database = AppDatabase(settings.database_url)
     model = strategy_model(settings)
     sessions = int(
         database.read_frame(

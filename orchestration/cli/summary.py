@@ -7,16 +7,16 @@ import json
 
 import pandas as pd
 
-from orchestration.resources.database import Database
+from orchestration.cli.database import AppDatabase
 from orchestration.settings import Settings
 
 
-def _scalar(database: Database, sql: str, params: dict | None = None) -> object:
+def _scalar(database: AppDatabase, sql: str, params: dict | None = None) -> object:
     frame = database.read_frame(sql, params)
     return frame.iloc[0, 0] if not frame.empty else None
 
 
-def market_data_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def market_data_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """Instruments, price history and positions."""
     rows = _scalar(database, "SELECT COUNT(*) FROM prices")
     first = _scalar(database, "SELECT MIN(date) FROM prices")
@@ -43,7 +43,7 @@ def _symbols(value: object) -> str:
     return ", ".join(symbols or [])
 
 
-def risk_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def risk_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """The portfolio snapshot of ``as_of``: beta, volatility, forecast, concentration, sectors."""
     frame = database.read_frame(
         "SELECT * FROM portfolio_snapshots WHERE calc_date = :d", {"d": as_of}
@@ -87,7 +87,7 @@ def risk_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]
     ]
 
 
-def baskets_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def baskets_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """Each basket's latest analytics: total return, volatility, Sharpe, drawdown, correlation
     with the portfolio."""
     latest = database.read_frame(
@@ -114,7 +114,7 @@ def baskets_summary(database: Database, as_of: dt.date) -> list[tuple[str, objec
     return pairs
 
 
-def trading_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def trading_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """Basket trades, fills, the halt switch and the latest broker reconciliation."""
     groups = database.read_frame(
         "SELECT status, COUNT(*) AS n FROM basket_trade_groups GROUP BY status ORDER BY status"
@@ -159,7 +159,7 @@ def _money(value: object, currency: object) -> str:
     return f"{sign}{unit}{abs(float(value)):,.2f}"
 
 
-def performance_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def performance_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """The latest trading-performance report and positions P&L (primary currency)."""
     report = database.read_frame(
         "SELECT report FROM trading_performance_snapshots ORDER BY id DESC LIMIT 1"
@@ -201,7 +201,7 @@ def performance_summary(database: Database, as_of: dt.date) -> list[tuple[str, o
     return pairs
 
 
-def strategy_summary(database: Database, as_of: dt.date) -> list[tuple[str, object]]:
+def strategy_summary(database: AppDatabase, as_of: dt.date) -> list[tuple[str, object]]:
     """The target portfolio, its backtest and the trade plan of ``as_of`` (when computed)."""
     targets = database.read_frame(
         "SELECT symbol, weight, method FROM target_weights WHERE as_of = :d "
@@ -272,7 +272,7 @@ SUMMARY_SECTIONS = (
 
 def pipeline_summary(settings: Settings, as_of: dt.date) -> list[tuple[str, object]]:
     """Every section's label/value pairs for the day ``as_of``."""
-    database = Database(url=settings.database_url)
+    database = AppDatabase(settings.database_url)
     pairs: list[tuple[str, object]] = [("market data", settings.market_data), ("as of", as_of)]
     for section in SUMMARY_SECTIONS:
         pairs.extend(section(database, as_of))

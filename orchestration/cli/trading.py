@@ -15,22 +15,15 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import pandas as pd
 
 from orchestration import constants as c
+from orchestration.cli.broker import broker_connection
+from orchestration.cli.database import AppDatabase
 from orchestration.cli.output import print_json, print_pairs, print_table, progress
-from orchestration.cli.runs import (
-    execute_job,
-    failure_summary,
-    instance_for,
-    process_tags,
-    run_sensor_once,
-    wait_for_broker_pool,
-)
 from orchestration.clock import utc_now
-from orchestration.definitions import build_definitions
 from orchestration.defs.baskets import store as basket_store
 from orchestration.execution.approve import approve_basket_trade
 from orchestration.execution.cancel import cancel_basket_trade
@@ -48,10 +41,11 @@ from orchestration.execution.reconcile import (
 )
 from orchestration.execution.records import GROUPS, GroupStatus, LegStatus, TradeGroup, read_group
 from orchestration.resources.broker import BrokerError
-from orchestration.resources.broker_connection import broker_connection
-from orchestration.resources.database import Database
 from orchestration.settings import Settings
 from orchestration.storage.models import TradeApprovalRequest
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 APPROVAL_REQUESTS = TradeApprovalRequest.__table__
 BROKER_ERROR_EXIT = 3
@@ -175,8 +169,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ).add_argument("--reason", help="why the breaks are accepted")
 
 
-def _database(settings: Settings) -> Database:
-    return Database(url=settings.database_url)
+def _database(settings: Settings) -> AppDatabase:
+    return AppDatabase(settings.database_url)
 
 
 def _owner(kind: str) -> str:
@@ -383,6 +377,15 @@ def execute_command(args: argparse.Namespace, settings: Settings) -> int:
     other executor holds the group or the broker pool, releasing the runs of dead processes;
     SIGINT and SIGTERM stop it, leaving the legs in flight to the next execution's
     reconciliation."""
+    from orchestration.cli.runs import (
+        execute_job,
+        failure_summary,
+        instance_for,
+        process_tags,
+        wait_for_broker_pool,
+    )
+    from orchestration.definitions import build_definitions
+
     database = _database(settings)
     if args.dry_run:
         connection = broker_connection(settings, readonly=True)
@@ -511,7 +514,7 @@ DEMO_BASKET_SIZE = 5
 DEMO_TRADE_VALUE = 10_000.0
 
 
-def _demo_basket(database: Database) -> str:
+def _demo_basket(database: AppDatabase) -> str:
     """The first basket, or a new equal-weight basket of the first five demo stocks."""
     baskets = basket_store.list_baskets(database)
     if baskets:
@@ -534,6 +537,9 @@ def demo_basket_trade(settings: Settings) -> dict[str, object]:
     """The demo's trading step: preview a basket buy on the paper broker, approve it, and
     execute it through the approval sensor (evaluated once here, its run executed in-process).
     Skipped unless the broker is the paper broker: a demo never trades a real account."""
+    from orchestration.cli.runs import instance_for, run_sensor_once
+    from orchestration.definitions import build_definitions
+
     if settings.broker != "paper":
         return {"skipped": f"PORTFOLIO_BROKER={settings.broker}: the demo trades on paper only"}
     started = time.perf_counter()
@@ -591,6 +597,9 @@ def demo_round_trip(settings: Settings, bought: TradeGroup) -> dict[str, object]
     (the trade group keeps its name). A basket sell of value
     V sells floor(V / p) shares whatever else is held, so V = (floor(q / 2) + 1/2) * p sells
     exactly half (rounded down) of the q shares bought, never more than the buy opened."""
+    from orchestration.cli.runs import instance_for, run_sensor_once
+    from orchestration.definitions import build_definitions
+
     started = time.perf_counter()
     database = _database(settings)
     held = set(database.read_frame("SELECT DISTINCT symbol FROM portfolio_positions")["symbol"])

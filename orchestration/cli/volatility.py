@@ -17,10 +17,8 @@ from analytics_lib.returns import simple_returns
 from analytics_lib.volatility import DEFAULT_HORIZON, HAR_MONTH, evaluate_volatility_forecasts
 from orchestration import constants as c
 from orchestration.cli.arguments import iso_date
-from orchestration.cli.output import print_json, print_pairs, print_table, progress
-from orchestration.definitions import build_risk_model
-from orchestration.resources.database import Database
-from orchestration.resources.panels import ReturnsPanels
+from orchestration.cli.output import print_json, print_pairs, print_table
+from orchestration.cli.progress import stages
 from orchestration.settings import Settings
 
 DEFAULT_STEP = 5
@@ -75,6 +73,10 @@ def _origins(
 
 def evaluate_volatility_command(args: argparse.Namespace, settings: Settings) -> int:
     """Score HAR against the naive forecast on every symbol of the app database."""
+    from orchestration.definitions import build_risk_model
+    from orchestration.resources.database import Database
+    from orchestration.resources.panels import ReturnsPanels
+
     if args.step < 1:
         raise ValueError(f"--step must be >= 1, got {args.step}")
     if args.start and args.end and args.end < args.start:
@@ -88,25 +90,26 @@ def evaluate_volatility_command(args: argparse.Namespace, settings: Settings) ->
     first, last = span["first"].iloc[0], span["last"].iloc[0]
     if first is None:
         raise ValueError("no prices stored yet: run `portfolio backfill START END` first")
-    progress(f"→ loading prices {str(first)[:10]} … {str(last)[:10]}")
-    prices = risk_model.panels.prices(pd.Timestamp(first).date(), pd.Timestamp(last).date())
-    returns = simple_returns(prices)
-    origins = _origins(
-        returns.index, args.start, args.end, args.step, risk_model.har_min_observations
-    )
-    if origins.empty:
-        raise ValueError(
-            f"no forecast origin between --start and --end with enough history for a HAR fit "
-            f"and {DEFAULT_HORIZON} trading days of prices after it (prices cover "
-            f"{str(first)[:10]} … {str(last)[:10]})"
+    with stages(2) as stage:
+        stage.start(f"loading prices {str(first)[:10]} … {str(last)[:10]}")
+        prices = risk_model.panels.prices(pd.Timestamp(first).date(), pd.Timestamp(last).date())
+        returns = simple_returns(prices)
+        origins = _origins(
+            returns.index, args.start, args.end, args.step, risk_model.har_min_observations
         )
-    progress(f"→ {len(origins)} origins x {returns.shape[1]} symbols")
-    per_symbol, summary = evaluate_volatility_forecasts(
-        returns,
-        origins=origins,
-        min_observations=risk_model.har_min_observations,
-        max_history=risk_model.history_days,
-    )
+        if origins.empty:
+            raise ValueError(
+                f"no forecast origin between --start and --end with enough history for a HAR "
+                f"fit and {DEFAULT_HORIZON} trading days of prices after it (prices cover "
+                f"{str(first)[:10]} … {str(last)[:10]})"
+            )
+        stage.start(f"scoring {len(origins)} origins x {returns.shape[1]} symbols")
+        per_symbol, summary = evaluate_volatility_forecasts(
+            returns,
+            origins=origins,
+            min_observations=risk_model.har_min_observations,
+            max_history=risk_model.history_days,
+        )
     scored = per_symbol.loc[per_symbol["forecasts"] > 0]
     models = pd.DataFrame(
         [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert
 
@@ -21,8 +22,10 @@ from orchestration.execution.records import (
     load_group,
     set_group_status,
 )
-from orchestration.resources.database import Database
 from orchestration.storage.models import TradeApproval
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 APPROVALS = TradeApproval.__table__
 

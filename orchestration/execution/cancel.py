@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.engine import Connection
@@ -32,8 +33,10 @@ from orchestration.execution.records import (
     set_leg_status,
 )
 from orchestration.resources.broker import Broker
-from orchestration.resources.database import Database
 from orchestration.settings import TradingSettings
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 CANCELLED = "cancelled"
 CANCEL_REQUESTED = "cancel_requested"

@@ -30,13 +30,13 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, insert, select, update
 
 from analytics_lib.execution import cost_drift, leg_cost
 from analytics_lib.trade_plan import LiveBook, state_drift
 from orchestration.clock import utc_now
-from orchestration.defs.strategy.store import read_plan
 from orchestration.execution.book import live_book
 from orchestration.execution.halts import halt_state
 from orchestration.execution.limits import LegCheck, leg_verdicts
@@ -72,8 +72,10 @@ from orchestration.resources.broker import (
     OrderSide,
     OrderState,
 )
-from orchestration.resources.database import Database
 from orchestration.settings import TradingSettings
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 DRIFT_THRESHOLD = 0.01
 COMMITTED = (
@@ -615,6 +617,9 @@ class BasketTradeExecution:
             leg.status != LegStatus.PENDING for leg in group.legs
         ):
             return []
+        # imported here: the strategy store pulls in Dagster, which basket trades never need
+        from orchestration.defs.strategy.store import read_plan
+
         with self.database.engine.connect() as connection:
             plan = read_plan(connection, group.trade_plan_id)
         _, book = live_book(self.broker, plan.state.get("prices", {}).keys())

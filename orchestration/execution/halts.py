@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from orchestration.clock import naive_utc, utc_now
-from orchestration.resources.database import Database
 from orchestration.storage.models import TradingHalt
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 HALTS = TradingHalt.__table__
 HALT = "halt"

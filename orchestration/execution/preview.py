@@ -14,6 +14,7 @@ import datetime as dt
 import math
 import secrets
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,6 @@ from analytics_lib.execution import leg_cost
 from analytics_lib.trade_plan import TRADE_ACTIONS, TradeLegs, basket_trade_legs
 from orchestration.clock import utc_now
 from orchestration.defs.baskets import store as basket_store
-from orchestration.defs.strategy.store import read_plan
 from orchestration.execution.limits import LegCheck, leg_verdicts
 from orchestration.execution.records import (
     GROUPS,
@@ -42,8 +42,10 @@ from orchestration.resources.broker import (
     OrderSide,
     Quote,
 )
-from orchestration.resources.database import Database
 from orchestration.settings import TradingSettings
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 PREVIEW_REF = "pp-preview"
 MAX_LEG_SHARES = 2**31 - 1  # trade_previews.quantity is a 32-bit integer
@@ -242,6 +244,9 @@ def preview_trade_plan(
     BrokerError
         The broker cannot preview a leg.
     """
+    # imported here: the strategy store pulls in Dagster, which basket trades never need
+    from orchestration.defs.strategy.store import read_plan
+
     with database.engine.connect() as connection:
         plan = read_plan(connection, plan_id)
     if plan.trades.empty:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import func, insert, select, update
@@ -31,7 +32,6 @@ from orchestration.execution.records import (
     TradeLeg,
 )
 from orchestration.resources.broker import Broker, Execution, OrderState, OrderStatus
-from orchestration.resources.database import Database
 from orchestration.storage.bulk import insert_ignoring_conflicts
 from orchestration.storage.models import (
     BrokerFill,
@@ -40,6 +40,9 @@ from orchestration.storage.models import (
     PositionBaseline,
     PositionBaselineRow,
 )
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 FILLS = BrokerFill.__table__
 RECONCILIATIONS = BrokerReconciliation.__table__

@@ -11,13 +11,16 @@ import datetime as dt
 import enum
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Row
 
 from orchestration.clock import naive_utc
-from orchestration.resources.database import Database
 from orchestration.storage.models import BasketTradeGroup, BrokerOrder, TradePreview
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 GROUPS = BasketTradeGroup.__table__
 LEGS = TradePreview.__table__

@@ -14,7 +14,8 @@ it places anything. Brokers do not de-duplicate orders themselves; the caller mu
 import datetime as dt
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -209,3 +210,36 @@ class Broker(ABC):
     @abstractmethod
     def executions(self, since: dt.datetime | None = None) -> list[Execution]:
         """Fills since ``since`` (all known fills when None)."""
+
+
+class BrokerSession:
+    """A broker connected on first use: :meth:`get` connects once, :meth:`close` ends the
+    session. Subclasses say how the broker is made (:meth:`_create`) and hold it in
+    ``_broker``."""
+
+    _broker: Broker | None
+
+    def _create(self) -> Broker:
+        raise NotImplementedError
+
+    def get(self) -> Broker:
+        """The connected broker (connects on the first call)."""
+        if self._broker is None:
+            broker = self._create()
+            broker.connect()
+            self._broker = broker
+        return self._broker
+
+    def close(self) -> None:
+        """Close the session if one was opened."""
+        broker, self._broker = self._broker, None
+        if broker is not None:
+            broker.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Broker]:
+        """A connected broker, closed on exit (outside a run: the CLI, the MCP server)."""
+        try:
+            yield self.get()
+        finally:
+            self.close()

@@ -11,21 +11,25 @@ for IB a separate client id).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from orchestration.resources.broker import Broker, BrokerError
+from orchestration.resources.broker import Broker, BrokerError, BrokerSession
+from orchestration.resources.database import secret
 from orchestration.resources.paper_broker import PaperBroker
-from orchestration.settings import PaperBrokerSettings, Settings
+from orchestration.settings import (
+    DATABASE_URL_VARIABLE,
+    IB_ACCOUNT_VARIABLE,
+    PaperBrokerSettings,
+    Settings,
+)
 
 IB_MODULE = "orchestration.resources.ib_broker"
 IB_CLIENT_MODULES = ("ib_async", "ib_insync")
 
 
-class BrokerConnection(dg.ConfigurableResource):
+class BrokerConnection(dg.ConfigurableResource, BrokerSession):
     """A broker session for the duration of a run (opened lazily, closed at teardown)."""
 
     kind: str
@@ -91,39 +95,28 @@ class BrokerConnection(dg.ConfigurableResource):
             readonly=self.readonly,
         )
 
-    def get(self) -> Broker:
-        """The connected broker (connects on the first call of the run)."""
-        if self._broker is None:
-            broker = self._create()
-            broker.connect()
-            self._broker = broker
-        return self._broker
-
-    def close(self) -> None:
-        """Close the session if one was opened."""
-        broker, self._broker = self._broker, None
-        if broker is not None:
-            broker.close()
-
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
 
-    @contextmanager
-    def session(self) -> Iterator[Broker]:
-        """A connected broker outside Dagster (the CLI), closed on exit."""
-        try:
-            yield self.get()
-        finally:
-            self.close()
 
+def broker_connection(
+    settings: Settings, *, readonly: bool, secrets_as_env_vars: bool = False
+) -> BrokerConnection:
+    """The broker resource the settings select (trading or read-only session).
 
-def broker_connection(settings: Settings, *, readonly: bool) -> BrokerConnection:
-    """The broker resource the settings select (trading or read-only session)."""
+    With ``secrets_as_env_vars`` (the Dagster definitions) the database URL and the IB account
+    are ``dg.EnvVar`` where the environment sets them, so the UI never shows them; without (the
+    CLI and the MCP server, which use the resource outside a run) they are the values.
+    """
     paper = settings.paper
+
+    def value(variable: str, setting: str) -> str:
+        return secret(settings, variable, setting) if secrets_as_env_vars else setting
+
     return BrokerConnection(
         kind=settings.broker,
         readonly=readonly,
-        database_url=settings.database_url,
+        database_url=value(DATABASE_URL_VARIABLE, settings.database_url),
         paper_account=paper.account,
         paper_cash=paper.cash,
         paper_slippage_bps=paper.slippage_bps,
@@ -135,6 +128,6 @@ def broker_connection(settings: Settings, *, readonly: bool) -> BrokerConnection
         paper_disconnect_after_calls=paper.disconnect_after_calls,
         ib_host=settings.ib.host,
         ib_port=settings.ib.port,
-        ib_account=settings.ib.account,
+        ib_account=value(IB_ACCOUNT_VARIABLE, settings.ib.account),
         ib_client_id=settings.ib.readonly_client_id if readonly else settings.ib.client_id,
     )

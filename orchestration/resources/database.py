@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import dagster as dg
-import pandas as pd
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
-from orchestration.storage import bulk
+from orchestration.settings import Settings
+from orchestration.storage.access import DatabaseAccess
 from orchestration.storage.engine import get_engine
 
 
-class Database(dg.ConfigurableResource):
+def secret(settings: Settings, variable: str, value: str) -> str:
+    """``value`` for a resource's configuration: ``dg.EnvVar(variable)`` when it is the value
+    of the secret ``variable`` in the process environment (the UI then shows the name and the
+    run reads the value when it starts), else ``value`` itself (empty, or derived from a
+    default such as the SQLite database under ``PORTFOLIO_HOME``)."""
+    if value and settings.environment_secrets.get(variable) == value:
+        return dg.EnvVar(variable)
+    return value
+
+
+class Database(dg.ConfigurableResource, DatabaseAccess):
     """SQLAlchemy access to the app database; migrations are applied on first use.
 
     ``url`` is ``sqlite:///…`` (embedded default) or ``postgresql+psycopg://…``.
@@ -26,22 +33,6 @@ class Database(dg.ConfigurableResource):
         """The migrated process-wide engine for :attr:`url`."""
         return get_engine(self.url)
 
-    @property
-    def dialect(self) -> str:
-        """``sqlite`` or ``postgresql``."""
-        return self.engine.dialect.name
-
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Apply pending migrations before any step of the run touches the database."""
         get_engine(self.url)
-
-    @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
-        with self.engine.begin() as connection:
-            yield connection
-
-    def read_frame(self, sql: str, params: dict | None = None) -> pd.DataFrame:
-        """Run a read-only query and return a DataFrame."""
-        with self.engine.connect() as connection:
-            return bulk.read_frame(connection, sql, params)

@@ -43,6 +43,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 
 from analytics_lib._typing import GICS_SECTORS
 from analytics_lib.factors import STANDARD_PROXIES
+from orchestration.clock import market_today
 from orchestration.constants import DEFAULT_BENCHMARK
 from orchestration.defs.market_data import csv_source as market_csv
 from orchestration.defs.market_data.validation import (
@@ -623,6 +624,11 @@ class FmpMarketData(MarketDataSource):
     @property
     def simulated(self) -> bool:
         return False
+
+    def data_end(self) -> dt.date:
+        """Today in New York: FMP is a live source, so its data ends today (today's bars
+        arrive after the close)."""
+        return market_today()
 
     def _symbols(self, held: Iterable[str]) -> list[str]:
         return list(dict.fromkeys([*self.symbols, self.market_index, *SECTOR_ETFS, *held]))

@@ -4,6 +4,10 @@
 ``CsvMarketData`` serves a directory in the CSV format of DESIGN.md section 4. Both return the
 same normalised frames.
 
+Every source declares the end of its data (:meth:`MarketDataSource.data_end`): the last day it
+has, or will have, prices for. Freshness is judged against it (a history that ends in the past is
+not stale), and a session after it is "no data yet", never a holiday.
+
 A source is read and validated as a whole once per run, when Dagster initializes the resource
 (before any step of the run): every file or payload, and the rules across them. A source that
 fails stops the run before anything is written; every asset of the run then reads the same
@@ -24,9 +28,10 @@ import pandas as pd
 from pydantic import PrivateAttr
 
 from analytics_lib.simulation import DemoMarket, simulate_market
-from orchestration.clock import last_weekday
+from orchestration.clock import market_today
 from orchestration.defs.market_data import csv_source as market_csv
 from orchestration.defs.market_data.validation import (
+    MarketDataError,
     MarketDataSnapshot,
     Origins,
     validate_snapshot,
@@ -68,6 +73,14 @@ class MarketDataSource(dg.ConfigurableResource, ABC):
     @abstractmethod
     def simulated(self) -> bool:
         """True when the data is simulated (the demo market)."""
+
+    @abstractmethod
+    def data_end(self) -> dt.date | None:
+        """The last day the source declares data for: a session after it has no data yet.
+
+        A fixed history (a CSV export) ends on its last price date, or on the end its
+        configuration declares; a live source (the demo market without an end date, FMP)
+        ends today, New York time. None when the source has no prices and declares no end."""
 
     @abstractmethod
     def load(self) -> MarketDataSnapshot:
@@ -139,7 +152,8 @@ def _demo_market(start: dt.date, end: dt.date, n_symbols: int, seed: int) -> Dem
 class DemoMarketData(MarketDataSource):
     """The SIMULATED demo market: deterministic for a seed, prefix-stable as days are added.
 
-    ``end_date`` fixes the last simulated day; empty means the latest weekday (today's data).
+    ``end_date`` fixes the last simulated day, which is the declared end of its data; empty
+    means today in New York (a live market: the simulation grows by a session a day).
     """
 
     start_date: str
@@ -149,18 +163,21 @@ class DemoMarketData(MarketDataSource):
 
     @property
     def label(self) -> str:
-        return f"demo market (SIMULATED data, {self.n_symbols} stocks, seed {self.seed})"
+        return (
+            f"demo market (SIMULATED data, {self.n_symbols} stocks, seed {self.seed}, "
+            f"from {self.start_date})"
+        )
 
     @property
     def simulated(self) -> bool:
         return True
 
-    def _end(self) -> dt.date:
-        return dt.date.fromisoformat(self.end_date) if self.end_date else last_weekday()
+    def data_end(self) -> dt.date:
+        return dt.date.fromisoformat(self.end_date) if self.end_date else market_today()
 
     def load(self) -> MarketDataSnapshot:
         start = dt.date.fromisoformat(self.start_date)
-        market = _demo_market(start, max(self._end(), start), self.n_symbols, self.seed)
+        market = _demo_market(start, max(self.data_end(), start), self.n_symbols, self.seed)
         snapshot = MarketDataSnapshot(
             instruments=market.instruments.loc[:, INSTRUMENT_COLUMNS].reset_index(drop=True),
             prices=market.prices.loc[:, PRICE_COLUMNS].reset_index(drop=True),
@@ -182,9 +199,15 @@ def _csv_directory(path: str, stamps: tuple[tuple[int, int], ...]) -> MarketData
 class CsvMarketData(MarketDataSource):
     """A directory in the CSV market-data format (prices, instruments, benchmark, holdings,
     positions). A malformed file raises
-    :class:`~orchestration.defs.market_data.validation.CsvFormatError`."""
+    :class:`~orchestration.defs.market_data.validation.CsvFormatError`.
+
+    The data ends on the last date of ``prices.csv``, or on ``end_date`` when it is set (an
+    export known to be complete through a later day: a session up to it without bars is then
+    missing data). ``end_date`` must be an ISO date, not before the last price date and not
+    after today in New York."""
 
     directory: str
+    end_date: str = ""
 
     @property
     def label(self) -> str:
@@ -209,4 +232,37 @@ class CsvMarketData(MarketDataSource):
                 raise market_csv.CsvFormatError(path, None, None, "file not found")
             stat = path.stat()
             stamps.append((stat.st_mtime_ns, stat.st_size))
-        return _csv_directory(str(directory), tuple(stamps))
+        snapshot = _csv_directory(str(directory), tuple(stamps))
+        self._declared_end(snapshot)
+        return snapshot
+
+    def _declared_end(self, snapshot: MarketDataSnapshot) -> dt.date | None:
+        """``end_date`` checked against the prices of ``snapshot`` (None when unset)."""
+        if not self.end_date:
+            return None
+        try:
+            end = dt.date.fromisoformat(self.end_date)
+        except ValueError:
+            raise MarketDataError(
+                f"CSV market data end_date {self.end_date!r} is not an ISO date (YYYY-MM-DD)"
+            ) from None
+        dates = snapshot.prices["date"]
+        last = pd.Timestamp(dates.max()).date() if not dates.empty else None
+        if last is not None and end < last:
+            raise MarketDataError(
+                f"CSV market data end_date {end.isoformat()} is before the last date in "
+                f"{snapshot.origins.prices.name}, {last.isoformat()}"
+            )
+        if end > market_today():
+            raise MarketDataError(
+                f"CSV market data end_date {end.isoformat()} is after today "
+                f"({market_today().isoformat()} in New York): a file holds no future prices"
+            )
+        return end
+
+    def data_end(self) -> dt.date | None:
+        declared = self._declared_end(self.snapshot())
+        if declared is not None:
+            return declared
+        span = self.price_dates()
+        return span[1] if span is not None else None

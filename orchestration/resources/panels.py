@@ -2,7 +2,9 @@
 
 Every asset that needs returns reads them through :class:`ReturnsPanels`, so the lookback and
 the quality filter are configured once (and shown on the resource page of the UI). Panels are
-memoised for the duration of a run: a backfill that feeds several assets reads prices once.
+memoised for the duration of a run: a backfill that feeds several assets reads prices once,
+and a window that extends one already read (the risk group's three years after the returns
+panel's one, in the daily run) reads only the dates that one lacks.
 """
 
 from __future__ import annotations
@@ -86,16 +88,41 @@ class ReturnsPanels(dg.ConfigurableResource):
             raise ValueError("symbols is empty; pass None for every symbol")
         key = ("prices", start, end, wanted)
         if key not in self._memo:
-            with self.database.engine.connect() as connection:
-                long = read_price_window(connection, start, end, wanted)
-            panel = price_panel(long)
-            if wanted is not None:
-                # a row for every date with any price, so that a day none of these symbols
-                # traded stays a missing day instead of merging two days into one return
-                dates = pd.DatetimeIndex(pd.to_datetime(self.trading_dates(start, end)))
-                panel = panel.reindex(dates.as_unit(panel.index.unit).rename(panel.index.name))
+            inner = self._inner_window(start, end, wanted)
+            if inner is None:
+                panel = self._read_prices(start, end, wanted)
+            else:
+                first, last = inner[1], inner[2]
+                parts = [self._memo.pop(inner)]
+                if start < first:
+                    parts.append(self._read_prices(start, first - dt.timedelta(days=1), wanted))
+                if last < end:
+                    parts.append(self._read_prices(last + dt.timedelta(days=1), end, wanted))
+                panel = _joined(parts)
             self._memo[key] = panel
         return self._memo[key]
+
+    def _inner_window(
+        self, start: dt.date, end: dt.date, wanted: tuple[str, ...] | None
+    ) -> tuple | None:
+        """The key of a memoised price window of the same symbols inside ``[start, end]``."""
+        for key in self._memo:
+            if key[0] == "prices" and key[3] == wanted and start <= key[1] and key[2] <= end:
+                return key
+        return None
+
+    def _read_prices(
+        self, start: dt.date, end: dt.date, wanted: tuple[str, ...] | None
+    ) -> pd.DataFrame:
+        with self.database.engine.connect() as connection:
+            long = read_price_window(connection, start, end, wanted)
+        panel = price_panel(long)
+        if wanted is not None:
+            # a row for every date with any price, so that a day none of these symbols
+            # traded stays a missing day instead of merging two days into one return
+            dates = pd.DatetimeIndex(pd.to_datetime(self.trading_dates(start, end)))
+            panel = panel.reindex(dates.as_unit(panel.index.unit).rename(panel.index.name))
+        return panel
 
     def returns(self, end: dt.date, rows: int) -> pd.DataFrame:
         """Unfiltered simple returns on the last ``rows`` price dates up to ``end``."""
@@ -121,3 +148,13 @@ class ReturnsPanels(dg.ConfigurableResource):
                 extreme_return=self.extreme_return,
             )
         return self._memo[key]
+
+
+def _joined(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Price panels of disjoint date ranges as one panel: dates sorted, symbols sorted (the
+    union), NaN where a symbol has no price; equal to the panel read over the whole range
+    (``close`` is never NULL, so NaN means no price row, as in a single read)."""
+    parts = [part for part in parts if len(part.index)] or parts[:1]
+    symbols = sorted(set().union(*(part.columns for part in parts)))
+    panel = pd.concat(parts, axis=0).sort_index()
+    return panel.reindex(columns=pd.Index(symbols, dtype=parts[0].columns.dtype, name="symbol"))

@@ -22,9 +22,11 @@ from analytics_lib.betas import (
     DEFAULT_BETA_WINDOW,
     DEFAULT_MARKET,
 )
+from analytics_lib.freshness import STALENESS_COLUMNS, price_staleness
 from analytics_lib.portfolio import position_weights
 from analytics_lib.returns import simple_returns
 from analytics_lib.volatility import DEFAULT_HAR_MIN_OBSERVATIONS
+from orchestration import market_calendar
 from orchestration.constants import DEFAULT_BENCHMARK, DEFAULT_RISK_HISTORY_DAYS
 from orchestration.resources.panels import ReturnsPanels
 
@@ -55,6 +57,7 @@ class RiskHistory:
     skipped: tuple[dt.date, ...]
     history_days: int
     _priced_counts: np.ndarray = field(repr=False)
+    _last_priced_row: np.ndarray = field(repr=False)
 
     def _row(self, as_of: pd.Timestamp) -> int:
         return int(self.prices.index.get_loc(as_of))
@@ -71,6 +74,17 @@ class RiskHistory:
         end = self._row(as_of)
         start = max(end - self.history_days, 0)
         return (self._priced_counts[end + 1] - self._priced_counts[start]) > 0
+
+    def last_price_dates(self, as_of: pd.Timestamp) -> pd.Series:
+        """Per symbol (every column): the date of its latest price on or before ``as_of``
+        (``NaT`` when it has none in the loaded prices)."""
+        rows = self._last_priced_row[self._row(as_of)]
+        dates = self.prices.index.to_numpy()[np.maximum(rows, 0)]
+        return pd.Series(
+            np.where(rows >= 0, dates, np.datetime64("NaT")),
+            index=pd.Index(self.prices.columns, name="symbol"),
+            dtype=self.prices.index.dtype,
+        )
 
     def latest_prices(self, as_of: pd.Timestamp, symbols: pd.Index) -> pd.Series:
         """The latest price on or before ``as_of`` of each of ``symbols`` within the last
@@ -119,6 +133,11 @@ class RiskModel(dg.ConfigurableResource):
     etf_look_through
         Sector exposure distributes held ETFs over their holdings (default False: ETFs are
         their own bucket).
+    stale_sessions
+        NYSE sessions a symbol's last price may lag the as-of date before the symbol is
+        stale (``PORTFOLIO_STALE_SESSIONS``, default 0: it needs a price at the as-of date).
+        Stale symbols get status ``stale`` in betas and volatilities and do not count as
+        covered in baskets (:func:`analytics_lib.freshness.price_staleness`).
     """
 
     panels: ReturnsPanels
@@ -130,6 +149,7 @@ class RiskModel(dg.ConfigurableResource):
     history_days: int = DEFAULT_RISK_HISTORY_DAYS
     har_min_observations: int = DEFAULT_HAR_MIN_OBSERVATIONS
     etf_look_through: bool = False
+    stale_sessions: int = 0
     _memo: dict = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -158,7 +178,10 @@ class RiskModel(dg.ConfigurableResource):
                 "load it or choose another proxy (PORTFOLIO_MARKET_INDEX)"
             )
         counts = np.zeros((len(prices) + 1, prices.shape[1]), dtype=np.int64)
-        np.cumsum(prices.notna().to_numpy(), axis=0, out=counts[1:])
+        priced = prices.notna().to_numpy()
+        np.cumsum(priced, axis=0, out=counts[1:])
+        rows = np.arange(len(prices), dtype=np.int32)[:, None]
+        last_row = np.maximum.accumulate(np.where(priced, rows, -1), axis=0)
         history = RiskHistory(
             prices=prices,
             returns=returns,
@@ -166,9 +189,34 @@ class RiskModel(dg.ConfigurableResource):
             skipped=skipped,
             history_days=self.history_days,
             _priced_counts=counts,
+            _last_priced_row=last_row,
         )
         self._memo[key] = history
         return history
+
+    def staleness(self, history: RiskHistory) -> pd.DataFrame:
+        """Long frame ``calc_date, symbol, last_price_date, sessions_behind, stale`` of the
+        stale symbols of each as-of date's universe (:meth:`RiskHistory.priced_mask`), as
+        :func:`analytics_lib.freshness.price_staleness` judges them on the NYSE sessions; the
+        fresh ones are left out, so a long range run keeps only the few stale rows (memoised
+        per run)."""
+        key = ("staleness", id(history))
+        if key not in self._memo:
+            frames = [pd.DataFrame(columns=["calc_date", "symbol", *STALENESS_COLUMNS])]
+            if history.calc_dates:
+                sessions = market_calendar.sessions(
+                    history.prices.index[0].date(), history.calc_dates[-1].date()
+                )
+                for as_of in history.calc_dates:
+                    last = history.last_price_dates(as_of)[history.priced_mask(as_of)]
+                    judged = price_staleness(
+                        last, as_of, sessions, max_sessions=self.stale_sessions
+                    )
+                    stale = judged.loc[judged["stale"]]
+                    frames.append(stale.reset_index().assign(calc_date=as_of))
+            frame = pd.concat(frames[1:], ignore_index=True) if len(frames) > 1 else frames[0]
+            self._memo[key] = frame.astype({"stale": bool})
+        return self._memo[key]
 
     def quantities(self) -> pd.Series:
         """Quantity held per symbol, summed over accounts (negative = short; zeros dropped)."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,6 +169,133 @@ def insert_frame(
         if progress is not None:
             progress(min(start + chunk_rows, total), total)
     return total
+
+
+class RowSpool:
+    """Rows of a range computation spooled to disk a chunk at a time, then written in one go.
+
+    A multi-year range over thousands of symbols computes millions of rows (one per symbol and
+    as-of date); holding them all, and then their insert, would take gigabytes. Append each
+    date's frame (same columns every time) as it is computed: every ``chunk_rows`` rows the
+    buffer goes to a temporary pickle and only the ``kept`` columns stay in memory (what the
+    caller still reads afterwards, e.g. for checks and metadata); ``transform``, when given,
+    is applied to each chunk first (a row-wise fix-up, e.g. masking). :meth:`replace` then
+    replaces the rows of the range chunk by chunk on the caller's connection, so the write is
+    still one transaction, and removes the files. Peak memory: one chunk plus the kept columns.
+
+    Parameters
+    ----------
+    kept
+        Columns of every appended row to keep in memory (:meth:`kept`).
+    chunk_rows
+        Rows per spooled chunk.
+    transform
+        Row-wise function applied to every chunk before it is kept and spooled.
+    """
+
+    def __init__(
+        self,
+        kept: Sequence[str],
+        *,
+        chunk_rows: int = CHUNK_ROWS,
+        transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    ) -> None:
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+        self._kept_columns = list(kept)
+        self._chunk_rows = chunk_rows
+        self._transform = transform
+        self._empty: pd.DataFrame | None = None
+        self._buffer: list[pd.DataFrame] = []
+        self._buffered = 0
+        self._kept: dict[str, list[pd.Series]] = {name: [] for name in self._kept_columns}
+        self._files: list[Path] = []
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._rows = 0
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def append(self, frame: pd.DataFrame) -> None:
+        """Add the rows of ``frame``; an empty frame only sets the column types :meth:`kept`
+        returns when no row is appended."""
+        missing = [name for name in self._kept_columns if name not in frame.columns]
+        if missing:
+            raise ValueError(f"frame lacks kept column(s): {', '.join(missing)}")
+        if frame.empty:
+            if self._empty is None:
+                self._empty = frame[self._kept_columns]
+            return
+        self._buffer.append(frame)
+        self._buffered += len(frame)
+        self._rows += len(frame)
+        if self._buffered >= self._chunk_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        if not self._buffer:
+            return
+        chunk = pd.concat(self._buffer, ignore_index=True)
+        self._buffer, self._buffered = [], 0
+        if self._transform is not None:
+            chunk = self._transform(chunk)
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="portfolio-rows-")
+        path = Path(self._folder.name) / f"{len(self._files):06d}.pkl"
+        chunk.to_pickle(path)
+        self._files.append(path)
+        for name in self._kept_columns:
+            # a copy: a column shares the chunk's block (copy-on-write) and would keep every
+            # column of every chunk alive
+            self._kept[name].append(chunk[name].copy())
+
+    def kept(self) -> pd.DataFrame:
+        """The kept columns of every row appended so far, in order."""
+        self._spill()
+        if self._rows:
+            columns = {}
+            for name in self._kept_columns:
+                # one column at a time, its parts dropped as soon as it is joined: the peak is
+                # the kept rows plus one column, not twice the kept rows
+                parts, self._kept[name] = self._kept[name], []
+                joined = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+                self._kept[name] = [joined]
+                columns[name] = joined
+            return pd.DataFrame(columns, copy=False)
+        if self._empty is not None:
+            return self._empty.copy()
+        return pd.DataFrame(columns=self._kept_columns)
+
+    def replace(
+        self,
+        connection: Connection,
+        table: Table,
+        *conditions: object,
+        constants: Mapping[str, object] | None = None,
+    ) -> int:
+        """:func:`replace_rows` of every appended row, one chunk in memory at a time; the
+        spooled files are removed afterwards. Returns the row count."""
+        statement = table.delete()
+        if conditions:
+            statement = statement.where(*conditions)
+        connection.execute(statement)
+        self._spill()
+        written = 0
+        try:
+            for path in self._files:
+                written += insert_frame(
+                    connection, table, pd.read_pickle(path), constants=constants
+                )
+        finally:
+            self.close()
+        return written
+
+    def close(self) -> None:
+        """Remove the spooled files (the kept columns stay readable)."""
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+        self._files = []
 
 
 def insert_ignoring_conflicts(connection: Connection, table: Table, values: dict) -> bool:

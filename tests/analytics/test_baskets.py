@@ -16,6 +16,7 @@ from analytics_lib.baskets import (
     BasketDefinition,
     basket_analytics,
     basket_returns,
+    equity_curve,
     etf_basket_weights,
     resolve_weights,
     validate_basket_definition,
@@ -657,3 +658,17 @@ def test_etf_errors() -> None:
         etf_basket_weights(zero, "XLE")
     with pytest.raises(AnalyticsError, match="as_of is not a date"):
         etf_basket_weights(h, "XLK", as_of="not a date")
+
+
+def test_equity_curve_hand_worked_with_a_missing_day():
+    index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    returns = pd.Series([0.1, -0.2, np.nan, 0.05], index=index)
+    curve = equity_curve(returns)
+    # W = 1.1, 1.1 * 0.8, (no return: unchanged), 0.88 * 1.05; peak 1.1 throughout
+    np.testing.assert_allclose(curve["equity"], [1.1, 0.88, 0.88, 0.924], rtol=1e-15)
+    np.testing.assert_allclose(curve["drawdown"], [0.0, -0.2, -0.2, -0.16], atol=1e-15)
+    # a first loss is a drawdown from the starting wealth 1
+    first_loss = equity_curve(pd.Series([-0.1, 0.05], index=index[:2]))
+    np.testing.assert_allclose(first_loss["drawdown"], [-0.1, -0.055], atol=1e-15)
+    with pytest.raises(AnalyticsError, match="returns has a simple return below -1"):
+        equity_curve(pd.Series([-1.5], index=index[:1]))

@@ -113,6 +113,20 @@ class TestSectorExposure:
         assert result.unclassified_weight == pytest.approx(0.15)
         assert not result.look_through
 
+    def test_without_a_benchmark_active_weights_are_missing_not_against_zero(
+        self, book: tuple
+    ) -> None:
+        weights, sectors, _, _ = book
+        result = sector_exposure(weights, sectors, None, etf_symbols=["XLV", "XLK"])
+        table = result.table
+        # the book's own weights are unchanged (same hand-worked values as above)
+        np.testing.assert_allclose(table.loc[IT, ["net_weight", "gross_weight"]], (0.5, 0.5))
+        assert table.loc[IT, "positions"] == 2
+        assert table["benchmark_weight"].isna().all()
+        assert table["active_weight"].isna().all()
+        assert result.largest_overweight is None
+        assert result.largest_underweight is None
+
     def test_hand_worked_look_through(self, book: tuple) -> None:
         weights, sectors, benchmark, holdings = book
         result = sector_exposure(

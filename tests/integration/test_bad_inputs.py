@@ -425,7 +425,16 @@ CSV_CASES = [
         _none,
         ["backfill", "2024-05-01", "2024-05-03"],
         2,
-        r"prices.csv has prices from 2024-01-02 to 2024-03-28, none for the run's range",
+        r"no data yet for the 3 sessions 2024-05-01 … 2024-05-03 \(the source's data ends on "
+        r"2024-03-28\)",
+    ),
+    Case(
+        "session-after-data-end",
+        _none,
+        ["run", "--date", "2024-04-01"],
+        2,
+        r"market_data_snapshot: no data yet for 2024-04-01 \(the source's data ends on "
+        r"2024-03-28\)$",
     ),
     # instruments.csv
     Case(

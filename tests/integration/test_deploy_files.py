@@ -89,6 +89,10 @@ def test_dockerfile_is_multi_stage_non_root_and_installs_from_the_pins():
     runtime = text.split("AS runtime", 1)[1]
     assert re.search(r"^USER 10001", runtime, flags=re.MULTILINE)
     assert "pip install" not in runtime
+    # The files the code reads from the project root at run time (the CLI's run origins, the
+    # instance file of a new home) are in the image's app folder.
+    copied = " ".join(re.findall(r"^COPY (?!--from)(.+)$", text, flags=re.MULTILINE)).split()
+    assert {"workspace.yaml", "dagster.yaml", "pyproject.toml"} <= set(copied)
     constraints = (ROOT / "deploy" / "constraints.txt").read_text()
     for pin in ("dagster==1.13.27", "dagster-postgres==0.29.27", "tenacity==9.2.1"):
         assert pin in constraints.splitlines()

@@ -72,7 +72,8 @@ def test_single_run_backfill_ingests_the_simulated_market_exactly(settings, inst
     simulated = market.prices.groupby(market.prices["date"].dt.strftime("%Y-%m-%d"))
     rows, symbols = simulated.size(), simulated["symbol"].nunique()
     for key, metadata in per_day.items():
-        assert metadata["dagster/row_count"].value == rows[key] > 0
+        assert metadata["dagster/partition_row_count"].value == rows[key] > 0
+        assert "dagster/row_count" not in metadata
         assert metadata["symbols"].value == symbols[key]
         assert 0 < metadata["coverage"].value <= 1
         assert "market_holiday" not in metadata

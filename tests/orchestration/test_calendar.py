@@ -184,6 +184,7 @@ def _tick(defs: dg.Definitions, day: dt.date) -> dg.SensorResult:
     context = dg.build_schedule_context(
         scheduled_execution_time=dt.datetime.combine(day, dt.time(18, 30), tzinfo=NEW_YORK),
         repository_def=defs.get_repository_def(),
+        resources={"market_data": defs.resources["market_data"]},
     )
     return schedule.evaluate_tick(context)
 
@@ -229,3 +230,14 @@ def test_the_command_line_refuses_a_non_session_naming_the_next(
         monkeypatch.delenv(name, raising=False)
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == message
+
+
+def test_the_schedule_skips_a_session_after_the_sources_data_ends(tmp_path):
+    defs = build_definitions(make_settings(tmp_path, PORTFOLIO_DEMO_END_DATE="2026-11-25"))
+    after_end = _tick(defs, BLACK_FRIDAY)
+    assert not after_end.run_requests
+    assert after_end.skip_message == (
+        "no data yet for 2026-11-27 (the source's data ends on 2026-11-25)"
+    )
+    last = _tick(defs, dt.date(2026, 11, 25))
+    assert [r.partition_key for r in last.run_requests] == ["2026-11-25"]

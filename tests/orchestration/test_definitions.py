@@ -33,6 +33,8 @@ RISK_CHECKS = {
     ("position_betas", "betas_have_sufficient_data", False),
     ("sector_exposure", "sector_weights_sum_to_one", True),
     ("sector_exposure", "unclassified_share_within_limit", False),
+    ("sector_exposure", "benchmark_in_force", False),
+    ("portfolio_snapshot", "symbols_fresh", False),
     ("concentration", "effective_positions_at_most_positions", True),
     ("volatility_forecasts", "forecasts_within_bounds", True),
     ("volatility_forecasts", "percentiles_in_unit_interval", True),
@@ -130,6 +132,7 @@ def test_daily_pipeline_job_and_schedule(tmp_path):
     tick = dg.build_schedule_context(
         scheduled_execution_time=dt.datetime(2024, 3, 14, 18, 30, tzinfo=dt.UTC),
         repository_def=defs.get_repository_def(),
+        resources={"market_data": defs.resources["market_data"]},
     )
     result = schedule.evaluate_tick(tick)
     assert [r.partition_key for r in result.run_requests] == ["2024-03-14"]
@@ -205,3 +208,18 @@ def test_every_check_says_what_it_checks(tmp_path):
     ]
     assert len(specs) >= 20
     assert [s.name for s in specs if not (s.description or "").strip()] == []
+
+
+def test_csv_end_date_setting_reaches_the_source(tmp_path):
+    settings = make_settings(
+        tmp_path,
+        PORTFOLIO_MARKET_DATA="csv",
+        PORTFOLIO_CSV_DIR=str(tmp_path),
+        PORTFOLIO_CSV_END_DATE="2024-03-28",
+    )
+    assert settings.csv_end_date == dt.date(2024, 3, 28)
+    assert build_definitions(settings).resources["market_data"].end_date == "2024-03-28"
+    unset = build_definitions(
+        make_settings(tmp_path, PORTFOLIO_MARKET_DATA="csv", PORTFOLIO_CSV_DIR=str(tmp_path))
+    )
+    assert unset.resources["market_data"].end_date == ""

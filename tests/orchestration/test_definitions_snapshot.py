@@ -5,7 +5,8 @@ The snapshot below was taken from the definitions before the domain-first layout
 schedule or sensor that appears, disappears, changes group or changes partitioning fails here.
 Additions since are deliberate: the strategy and trade-performance domains, the market-data
 validation step, ``trade_plan_sensor`` previewing a plan's trades (``preview_trade_plan``), and
-``prices_present_on_session`` (a session without bars fails ``daily_prices``).
+``prices_present_on_session`` (a session without bars fails ``daily_prices``), and the alert
+sensors (``run_failure_alerts``, ``check_failure_alerts``: no job, they POST to a webhook).
 """
 
 import dagster as dg
@@ -48,6 +49,7 @@ CHECKS = {
     ("basket_analytics", "basket_analytics_finite"),
     ("basket_returns", "basket_coverage_sufficient"),
     ("basket_returns", "basket_weights_sum_to_one"),
+    ("basket_returns", "symbols_fresh"),
     ("broker_reconciliation", "broker_positions_reconciled"),
     ("concentration", "effective_positions_at_most_positions"),
     ("daily_prices", "prices_cover_universe"),
@@ -59,8 +61,10 @@ CHECKS = {
     ("position_betas", "betas_r_squared_in_unit_interval"),
     ("position_betas", "betas_within_cap"),
     ("position_betas", "market_beta_is_one"),
+    ("portfolio_snapshot", "symbols_fresh"),
     ("realized_trades", "realized_pnl_reconciles"),
     ("returns_panel", "returns_finite"),
+    ("sector_exposure", "benchmark_in_force"),
     ("sector_exposure", "sector_weights_sum_to_one"),
     ("sector_exposure", "unclassified_share_within_limit"),
     ("volatility_forecasts", "forecasts_have_sufficient_data"),
@@ -88,6 +92,8 @@ SENSORS = {
     ("basket_changes", "refresh_basket"),
     ("trade_approval_sensor", "execute_basket_trade"),
     ("trade_plan_sensor", "preview_trade_plan"),
+    ("run_failure_alerts", None),
+    ("check_failure_alerts", None),
 }
 
 
@@ -107,7 +113,7 @@ def _snapshot(defs: dg.Definitions) -> dict[str, object]:
     }
     jobs = {job.name for job in repository.get_all_jobs() if not job.name.startswith("__")}
     schedules = {(s.name, s.job_name) for s in repository.schedule_defs}
-    sensors = {(s.name, s.job_name) for s in repository.sensor_defs}
+    sensors = {(s.name, s.job_name if s.targets else None) for s in repository.sensor_defs}
     return {
         "assets": assets,
         "checks": checks,

@@ -48,6 +48,8 @@ def test_dagster_home_from_environment(tmp_path):
             {"PORTFOLIO_ETF_LOOK_THROUGH": "maybe"},
             r"PORTFOLIO_ETF_LOOK_THROUGH='maybe'.*accepted values: 1, true, yes, 0, false, no",
         ),
+        ({"PORTFOLIO_STALE_SESSIONS": "-1"}, "PORTFOLIO_STALE_SESSIONS=-1 must be at least 0"),
+        ({"PORTFOLIO_STALE_SESSIONS": "two"}, "PORTFOLIO_STALE_SESSIONS='two' is not an integer"),
     ],
 )
 def test_invalid_values_fail_with_a_message_naming_the_variable(tmp_path, env, match):
@@ -169,10 +171,13 @@ def test_risk_settings(tmp_path):
             "PORTFOLIO_HOME": str(tmp_path),
             "PORTFOLIO_MARKET_INDEX": "QQQ",
             "PORTFOLIO_ETF_LOOK_THROUGH": "Yes",
+            "PORTFOLIO_STALE_SESSIONS": "2",
         }
     )
     assert settings.market_index == "QQQ"
     assert settings.etf_look_through
+    assert settings.stale_sessions == 2
+    assert load_settings({"PORTFOLIO_HOME": str(tmp_path)}).stale_sessions == 0
 
 
 def test_fmp_settings(tmp_path):

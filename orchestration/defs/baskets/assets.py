@@ -6,9 +6,10 @@ the series of every basket in the run come from one matrix product. The ``basket
 sensor refreshes all baskets in one such range run when new prices arrive. (They keep Dagster's
 default backfill policy, one run per partition for backfills launched in the UI: the
 ``refresh_basket`` job also observes the ``baskets`` source, which has no backfill policy, and a
-job whose assets disagree falls back to the smallest policy with a warning at every load.) In a
-run of several baskets the numeric metadata describes the run as a whole and a table lists each
-basket.
+job whose assets disagree falls back to the smallest policy with a warning at every load.) Each
+basket's partition carries its own figures, row count (``dagster/partition_row_count``) and
+chart; the figures of the run as a whole (baskets, the lowest covered weight, a table of every
+basket) are recorded once, on the run's last partition.
 """
 
 import datetime as dt
@@ -17,12 +18,15 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-from analytics_lib.baskets import REBALANCE_FREQUENCIES, BasketAnalytics
+from analytics_lib.baskets import REBALANCE_FREQUENCIES, BasketAnalytics, equity_curve
 from analytics_lib.baskets import basket_analytics as compute_basket_analytics
 from analytics_lib.baskets import basket_returns as compute_basket_returns
 from analytics_lib.factors import STANDARD_PROXIES
 from analytics_lib.factors import factor_returns_panel as compute_factor_panel
+from analytics_lib.freshness import price_staleness
 from orchestration import constants as c
+from orchestration import market_calendar
+from orchestration.charts import equity_chart
 from orchestration.clock import utc_now
 from orchestration.defs.baskets import checks
 from orchestration.defs.baskets import series as basket_series
@@ -31,6 +35,7 @@ from orchestration.metadata import markdown
 from orchestration.partitions import BASKET_PARTITIONS
 from orchestration.resources.database import Database
 from orchestration.resources.panels import ReturnsPanels
+from orchestration.resources.risk import RiskModel
 
 LATEST_RETURNS = dg.AssetDep("returns_panel", partition_mapping=dg.LastPartitionMapping())
 """Basket series read the prices up to the newest day, i.e. the latest ``returns_panel``."""
@@ -111,6 +116,14 @@ def _latest_price_date(database: Database) -> dt.date:
             blocking=True,
             description="Fails below 50 % and warns below 80 % of a basket's weight having prices.",
         ),
+        dg.AssetCheckSpec(
+            c.SYMBOLS_FRESH,
+            asset="basket_returns",
+            description=(
+                "Warns, naming them, when members have no price at the newest price date (or "
+                "within PORTFOLIO_STALE_SESSIONS sessions): their weight is not covered."
+            ),
+        ),
     ],
 )
 def basket_returns(
@@ -118,15 +131,21 @@ def basket_returns(
     config: BasketReturnsConfig,
     database: Database,
     panels: ReturnsPanels,
+    risk_model: RiskModel,
 ) -> dg.MaterializeResult:
     """Daily return series of each basket (``basket_returns`` table) over the window ending at
     the newest price date: target weights applied to the members' simple returns of adjusted
     closes (:func:`analytics_lib.baskets.basket_returns`), rebalanced daily by default.
 
     A member without a return on a day is left out that day and the weights are renormalised
-    over the rest; a member without any return in the window is excluded. ``data_coverage``
-    lists available and excluded tickers and the covered weight (the target weight of the
-    available members), which the coverage check grades: below 80% WARN, below 50% ERROR.
+    over the rest; a member without any return in the window is excluded. A member without a
+    price at the newest price date (or within ``PORTFOLIO_STALE_SESSIONS`` NYSE sessions of it,
+    :func:`analytics_lib.freshness.price_staleness`) is stale: its old returns stay in the
+    series, but its weight is not covered and the warning ``symbols_fresh`` names it.
+    ``data_coverage`` lists available, stale and excluded tickers and the covered weight (the
+    target weight of the available members that are not stale), which the coverage check
+    grades: below 80% WARN, below 50% ERROR. Each basket's partition shows its equity curve and
+    drawdown against the market index (``PORTFOLIO_MARKET_INDEX``).
     In a run over several baskets the checks grade the run as a whole: one basket below 50%
     blocks the analytics of every basket in that run, until it is fixed or deleted.
     """
@@ -139,62 +158,113 @@ def basket_returns(
     records = basket_store.get_baskets(database, names)
     weights = basket_series.basket_weights(database, records)
     end = _latest_price_date(database)
-    members = {symbol for w in weights.values() for symbol in w.index}
-    window = basket_series.price_window(panels, end, config.window_days, members)
+    market = risk_model.market_index
+    members = sorted({symbol for w in weights.values() for symbol in w.index})
+    window = basket_series.price_window(panels, end, config.window_days, [*members, market])
     result = compute_basket_returns(
         window.returns, basket_series.weight_matrix(weights), rebalance=config.rebalance
     )
     versions = {record.name: record.version for record in records}
     rows = basket_series.write_basket_returns(database, result, versions, utc_now())
 
+    staleness = price_staleness(
+        basket_series.last_price_dates(window, members),
+        end,
+        market_calendar.sessions(window.prices.index[0].date(), end),
+        max_sessions=risk_model.stale_sessions,
+    )
+    stale_symbols = set(staleness.index[staleness["stale"]])
+    stale = {name: [s for s in result.available[name] if s in stale_symbols] for name in names}
     covered = {
-        name: basket_series.covered_weight(weights[name], result.available[name]) for name in names
+        name: basket_series.covered_weight(
+            weights[name], [s for s in result.available[name] if s not in stale_symbols]
+        )
+        for name in names
     }
     finite = result.returns.notna().sum()
+    market_returns = window.returns[market] if market in window.returns.columns else None
+    for name in names:
+        curve = equity_curve(result.returns[name])
+        context.add_asset_metadata(
+            {
+                "dagster/partition_row_count": len(result.returns.index),
+                "basket_version": versions[name],
+                "covered_weight": covered[name],
+                "days_with_return": int(finite[name]),
+                "available_tickers": len(result.available[name]),
+                "stale_tickers": len(stale[name]),
+                "excluded_tickers": len(result.excluded[name]),
+                "data_coverage": dg.MetadataValue.json(
+                    {
+                        "available": [str(s) for s in result.available[name]],
+                        "stale": [str(s) for s in stale[name]],
+                        "excluded": [str(s) for s in result.excluded[name]],
+                        "covered_weight": covered[name],
+                    }
+                ),
+                "equity_chart": equity_chart(
+                    curve["equity"],
+                    curve["drawdown"],
+                    (
+                        equity_curve(market_returns)["equity"].rename(market)
+                        if market_returns is not None
+                        else None
+                    ),
+                    label=name,
+                ),
+            },
+            partition_key=name,
+        )
     table = pd.DataFrame(
         {
             "basket": names,
             "members": [len(weights[n]) for n in names],
             "excluded": [", ".join(map(str, result.excluded[n])) for n in names],
+            "stale": [", ".join(map(str, stale[n])) for n in names],
             "covered_weight": [covered[n] for n in names],
             "days_with_return": [int(finite[n]) for n in names],
             "min_daily_coverage": [float(result.coverage[n].min()) for n in names],
         }
     )
-    metadata: dict[str, object] = {
-        "dagster/row_count": rows,
-        "baskets": len(names),
-        "first_date": result.returns.index[0].date().isoformat(),
-        "last_date": end.isoformat(),
-        "dates": len(result.returns.index),
-        "window_days": config.window_days if config.window_days is not None else "all",
-        "rebalance": result.rebalance,
-        "min_covered_weight": min(covered.values()),
-        "per_basket": markdown(table),
-    }
-    if len(names) == 1:
-        name = names[0]
-        metadata |= {
-            "basket_version": versions[name],
-            "covered_weight": covered[name],
-            "days_with_return": int(finite[name]),
-            "available_tickers": len(result.available[name]),
-            "excluded_tickers": len(result.excluded[name]),
-            "data_coverage": dg.MetadataValue.json(
-                {
-                    "available": [str(s) for s in result.available[name]],
-                    "excluded": [str(s) for s in result.excluded[name]],
-                    "covered_weight": covered[name],
-                }
-            ),
-        }
+    context.add_asset_metadata(
+        {
+            "baskets": len(names),
+            "rows_in_run": rows,
+            "min_covered_weight": min(covered.values()),
+            "per_basket": markdown(table),
+        },
+        partition_key=names[-1],
+    )
+    stale_rows = pd.DataFrame(
+        [
+            {
+                "basket": name,
+                "symbol": symbol,
+                "weight": float(weights[name][symbol]),
+                "last_price_date": staleness.loc[symbol, "last_price_date"].date().isoformat(),
+                "sessions_behind": int(staleness.loc[symbol, "sessions_behind"]),
+            }
+            for name in names
+            for symbol in stale[name]
+        ],
+        columns=["basket", "symbol", "weight", "last_price_date", "sessions_behind"],
+    )
     return dg.MaterializeResult(
-        metadata=metadata,
+        metadata={
+            "first_date": result.returns.index[0].date().isoformat(),
+            "last_date": end.isoformat(),
+            "dates": len(result.returns.index),
+            "window_days": config.window_days if config.window_days is not None else "all",
+            "rebalance": result.rebalance,
+            "market_index": market,
+            "stale_sessions": risk_model.stale_sessions,
+        },
         check_results=[
             checks.basket_weights_sum_to_one(weights),
             checks.basket_coverage_sufficient(
                 covered, c.BASKET_COVERAGE_WARN_BELOW, c.BASKET_COVERAGE_FAIL_BELOW
             ),
+            checks.symbols_fresh(stale_rows, risk_model.stale_sessions),
         ],
     )
 
@@ -326,16 +396,17 @@ def basket_analytics(
             for name, a in results.items()
         ]
     )
-    metadata: dict[str, object] = {
-        "dagster/row_count": len(rows),
-        "baskets": len(names),
-        "risk_free_rate": config.risk_free_rate,
-        "per_basket": markdown(summary),
-    }
-    if len(names) == 1:
-        metadata |= _analytics_metadata(results[names[0]])
+    for name in names:
+        context.add_asset_metadata(
+            {"dagster/partition_row_count": 1, **_analytics_metadata(results[name])},
+            partition_key=name,
+        )
+    context.add_asset_metadata(
+        {"baskets": len(names), "per_basket": markdown(summary)}, partition_key=names[-1]
+    )
     return dg.MaterializeResult(
-        metadata=metadata, check_results=[checks.basket_analytics_finite(results)]
+        metadata={"risk_free_rate": config.risk_free_rate},
+        check_results=[checks.basket_analytics_finite(results)],
     )
 
 

@@ -115,3 +115,31 @@ def basket_analytics_finite(analytics: dict[str, BasketAnalytics]) -> dg.AssetCh
             "failing": dg.MetadataValue.md(_md(bad.head(20))),
         },
     )
+
+
+def symbols_fresh(stale: pd.DataFrame, max_sessions: int) -> dg.AssetCheckResult:
+    """Warning: every member of every basket has a price at the newest price date (or within
+    ``max_sessions`` NYSE sessions of it, ``PORTFOLIO_STALE_SESSIONS``). A stale member's
+    target weight does not count as covered.
+
+    ``stale``: one row per stale member: ``basket``, ``symbol``, ``weight``,
+    ``last_price_date`` and ``sessions_behind``.
+    """
+    names = [f"{row.symbol} ({row.basket})" for row in stale.itertuples()]
+    description = (
+        f"stale members: {', '.join(names[:20])}{' …' if len(names) > 20 else ''}"
+        if names
+        else "every member has a current price"
+    )
+    return dg.AssetCheckResult(
+        check_name=c.SYMBOLS_FRESH,
+        passed=stale.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "max_sessions": max_sessions,
+            "stale_members": len(stale),
+            "baskets_with_stale_members": int(stale["basket"].nunique()),
+            "stale": dg.MetadataValue.md(_md(stale.head(50))),
+        },
+    )

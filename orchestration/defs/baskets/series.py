@@ -98,6 +98,22 @@ def price_window(
     return PriceWindow(prices=prices, returns=simple_returns(prices))
 
 
+def last_price_dates(window: PriceWindow, symbols: Iterable[str]) -> pd.Series:
+    """Per symbol (in the given order): the date of its latest price in ``window`` (``NaT``
+    when it has none there; a window always has at least two price dates)."""
+    wanted = pd.Index(list(symbols), name="symbol")
+    prices = window.prices.reindex(columns=wanted)
+    priced = prices.notna().to_numpy()
+    rows = np.arange(len(prices))[:, None]
+    last = np.where(priced, rows, -1).max(axis=0, initial=-1)
+    dates = prices.index.to_numpy()[np.maximum(last, 0)]
+    return pd.Series(
+        np.where(last >= 0, dates, np.datetime64("NaT")),
+        index=wanted,
+        dtype=window.prices.index.dtype,
+    )
+
+
 def covered_weight(weights: pd.Series, available: Iterable[str]) -> float:
     """Target weight of the members that have data in the window."""
     return math.fsum(weights.reindex(list(available)).to_numpy())

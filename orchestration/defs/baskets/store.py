@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from sqlalchemy import delete, insert, select, update
@@ -25,8 +26,10 @@ from analytics_lib.baskets import (
 )
 from analytics_lib.factors import STANDARD_PROXIES
 from orchestration.clock import naive_utc, utc_now
-from orchestration.resources.database import Database
 from orchestration.storage.models import Basket, BasketAnalyticsRow, BasketReturn, Instrument
+
+if TYPE_CHECKING:
+    from orchestration.resources.database import Database
 
 TABLE = Basket.__table__
 DERIVED_TABLES = (BasketReturn.__table__, BasketAnalyticsRow.__table__)

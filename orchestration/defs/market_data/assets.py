@@ -5,7 +5,14 @@ weights, ETF holdings, daily prices and the returns panel.
 the run started (the ``market_data`` resource), and this step checks it against the database
 (no silent removal of stored prices, no empty source, no lost history) before any asset of the
 run writes. Each other asset writes the app database in one transaction from that same
-snapshot and returns numeric metadata."""
+snapshot and returns numeric metadata.
+
+A run over sessions after the end the source declares for its data (``data_end``) fails at
+``market_data_snapshot`` with "no data yet for D (the source's data ends on E)" and writes
+nothing. The unpartitioned assets carry data versions from their content
+(:mod:`~orchestration.defs.market_data.versions`), so re-materializing them unchanged keeps
+every ``daily_prices`` partition in sync. Partitioned assets record row counts per partition
+(``dagster/partition_row_count``); figures of a whole run are on the run's last partition."""
 
 import datetime as dt
 
@@ -14,7 +21,7 @@ import pandas as pd
 
 from orchestration import constants as c
 from orchestration import market_calendar
-from orchestration.clock import market_today, utc_now
+from orchestration.clock import utc_now
 from orchestration.defs.market_data import checks
 from orchestration.defs.market_data.removals import (
     HistoryLostError,
@@ -22,6 +29,7 @@ from orchestration.defs.market_data.removals import (
     removals_allowed,
 )
 from orchestration.defs.market_data.validation import MarketDataError
+from orchestration.defs.market_data.versions import frame_version, source_version
 from orchestration.metadata import markdown, source_metadata
 from orchestration.partitions import TRADING_DAYS, partition_dates
 from orchestration.resources.database import Database
@@ -38,6 +46,10 @@ def _stamp(source: MarketDataSource, column: str) -> dict[str, object]:
 
 HISTORY_EVENTS_CHECKED = 20
 DAILY_PRICES = dg.AssetKey("daily_prices")
+PARTITION_ROW_COUNT = "dagster/partition_row_count"
+LEGACY_ROW_COUNT = "dagster/row_count"
+"""What materializations of ``daily_prices`` recorded their rows under before they were
+counted per partition (still read: an instance keeps its old events)."""
 
 
 def _run_range(tags: dict[str, str]) -> tuple[dt.date, dt.date] | None:
@@ -69,7 +81,8 @@ def _history_lost(context: dg.AssetExecutionContext, database: Database) -> str 
         return None
     records = context.instance.fetch_materializations(DAILY_PRICES, limit=HISTORY_EVENTS_CHECKED)
     for record in records.records:
-        rows = record.asset_materialization.metadata.get("dagster/row_count")
+        metadata = record.asset_materialization.metadata
+        rows = metadata.get(PARTITION_ROW_COUNT, metadata.get(LEGACY_ROW_COUNT))
         if rows is not None and rows.value:
             return (
                 f"the app database {database.url} holds no prices, but the Dagster instance "
@@ -81,6 +94,23 @@ def _history_lost(context: dg.AssetExecutionContext, database: Database) -> str 
     return None
 
 
+def _days_text(days: pd.DatetimeIndex) -> str:
+    if len(days) == 1:
+        return days[0].date().isoformat()
+    return f"the {len(days)} sessions {days[0].date().isoformat()} … {days[-1].date().isoformat()}"
+
+
+def no_data_yet(first: dt.date, last: dt.date, data_end: dt.date | None) -> str | None:
+    """Why a run over the sessions ``first`` … ``last`` cannot be written yet: some lie after
+    the end the source declares for its data (None when every session is within it)."""
+    if data_end is None or last <= data_end:
+        return None
+    pending = market_calendar.sessions(max(first, data_end + dt.timedelta(days=1)), last)
+    return (
+        f"no data yet for {_days_text(pending)} (the source's data ends on {data_end.isoformat()})"
+    )
+
+
 @dg.asset(group_name=c.MARKET_DATA)
 def market_data_snapshot(
     context: dg.AssetExecutionContext, market_data: MarketDataSource, database: Database
@@ -90,16 +120,21 @@ def market_data_snapshot(
     The ``market_data`` resource read and validated every file (or payload) and the rules
     across them when the run started. Here the snapshot is checked against the database: the
     database must not have lost the history the Dagster instance remembers; a run over trading
-    days needs prices in the source for that range (an empty source or a range wholly outside
-    its dates is an error; a session inside it without prices fails ``daily_prices``' check
-    ``prices_present_on_session``); and replacing the range must not delete stored prices the
-    source lacks unless the run was started with ``--allow-removals``. Writes nothing; the
-    metadata describes the snapshot."""
+    days needs prices in the source for that range (an empty source, a session after the end
+    the source declares for its data — "no data yet for D (the source's data ends on E)" — or
+    a range wholly before its dates is an error; a session inside it without prices fails
+    ``daily_prices``' check ``prices_present_on_session``); and replacing the range must not
+    delete stored prices the source lacks unless the run was started with
+    ``--allow-removals``. Writes nothing; the metadata describes the snapshot.
+
+    Its data version names the source (kind and label), not its extent: a source that gained
+    a day keeps the stored partitions in sync, another source marks them unsynced."""
     lost = _history_lost(context, database)
     if lost:
         raise HistoryLostError(lost)
     snapshot = market_data.snapshot()
     span = market_data.price_dates()
+    data_end = market_data.data_end()
     days = _run_range(context.run.tags)
     allowed = removals_allowed(context.run.tags)
     removals = 0
@@ -111,6 +146,9 @@ def market_data_snapshot(
                 f"{snapshot.origins.prices.name} has no rows: the source is empty, so the run "
                 f"over {first.isoformat()} … {last.isoformat()} has no prices to write"
             )
+        pending = no_data_yet(first, last, data_end)
+        if pending:
+            raise MarketDataError(pending)
         if frame.empty and (last < span[0] or first > span[1]):
             raise MarketDataError(
                 f"{snapshot.origins.prices.name} has prices from {span[0].isoformat()} to "
@@ -126,18 +164,23 @@ def market_data_snapshot(
             "price_rows": len(snapshot.prices),
             "first_price_date": span[0].isoformat() if span else "none",
             "last_price_date": span[1].isoformat() if span else "none",
+            "data_end": data_end.isoformat() if data_end else "none",
             "benchmark_rows": len(snapshot.benchmark_sector_weights),
             "etf_holding_rows": len(snapshot.etf_holdings),
             "positions": len(snapshot.positions),
             "removals_allowed": allowed,
             "stored_rows_to_remove": removals,
-        }
+        },
+        data_version=source_version(type(market_data).__name__, market_data.label),
     )
 
 
 @dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
 def instruments(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
-    """Symbols with name, GICS sector, industry, market cap, asset type and currency."""
+    """Symbols with name, GICS sector, industry, market cap, asset type and currency.
+
+    The data version is a hash of the instrument rows: re-materializing the same instruments
+    leaves every ``daily_prices`` partition in sync; a changed row marks them unsynced."""
     frame = market_data.instruments()
     with database.transaction() as connection:
         replace_rows(
@@ -157,7 +200,8 @@ def instruments(market_data: MarketDataSource, database: Database) -> dg.Materia
                 ((frame["asset_type"] == "stock") & frame["sector"].isna()).sum()
             ),
             "sectors": markdown(frame["sector"].value_counts().rename_axis("sector").reset_index()),
-        }
+        },
+        data_version=frame_version(frame, ["symbol"]),
     )
 
 
@@ -165,7 +209,8 @@ def instruments(market_data: MarketDataSource, database: Database) -> dg.Materia
 def benchmark_sector_weights(
     market_data: MarketDataSource, database: Database
 ) -> dg.MaterializeResult:
-    """Benchmark (S&P 500-style) sector weights, one snapshot per ``asof_date``."""
+    """Benchmark (S&P 500-style) sector weights, one snapshot per ``asof_date``; the data
+    version is a hash of the rows (an unchanged load keeps ``sector_exposure`` in sync)."""
     frame = market_data.benchmark_sector_weights()
     with database.transaction() as connection:
         replace_rows(
@@ -181,13 +226,15 @@ def benchmark_sector_weights(
             "dagster/row_count": len(frame),
             "snapshots": int(frame[["benchmark", "asof_date"]].drop_duplicates().shape[0]),
             "latest_snapshot": markdown(latest.sort_values("weight", ascending=False)),
-        }
+        },
+        data_version=frame_version(frame, ["benchmark", "asof_date", "sector"]),
     )
 
 
 @dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
 def etf_holdings(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
-    """Holdings of each ETF by ``asof_date`` (weights of the fund; cash excluded)."""
+    """Holdings of each ETF by ``asof_date`` (weights of the fund; cash excluded); the data
+    version is a hash of the rows (an unchanged load keeps ``sector_exposure`` in sync)."""
     frame = market_data.etf_holdings()
     with database.transaction() as connection:
         replace_rows(
@@ -203,7 +250,8 @@ def etf_holdings(market_data: MarketDataSource, database: Database) -> dg.Materi
             "dagster/row_count": len(frame),
             "etfs": len(per_etf),
             "holdings_per_etf": markdown(per_etf.rename("holdings").reset_index()),
-        }
+        },
+        data_version=frame_version(frame, ["etf", "asof_date", "symbol"]),
     )
 
 
@@ -220,8 +268,8 @@ def _record_days(
     days: list[dt.date],
     coverage: pd.DataFrame,
 ) -> None:
-    """Per-partition figures of a range run (rows, symbols, coverage), so the UI plots each
-    session's own numbers instead of the run's totals copied into every partition."""
+    """Each partition's own figures (its rows under ``dagster/partition_row_count``, symbols,
+    coverage), so the UI plots each session's numbers, never the run's totals."""
     dates = frame["date"].dt.date
     rows = dates.value_counts()
     symbols = frame.groupby(dates)["symbol"].nunique()
@@ -229,7 +277,7 @@ def _record_days(
     for day in days:
         context.add_asset_metadata(
             {
-                "dagster/row_count": int(rows.get(day, 0)),
+                PARTITION_ROW_COUNT: int(rows.get(day, 0)),
                 "symbols": int(symbols.get(day, 0)),
                 "coverage": float(covered[day]),
             },
@@ -272,8 +320,9 @@ def _record_days(
         dg.AssetCheckSpec(
             c.PRICES_FRESH,
             asset="daily_prices",
-            description="Warns when the newest price is more than 3 NYSE sessions older than "
-            "the latest session (New York time).",
+            description="Warns when the newest stored price is more than 3 NYSE sessions "
+            "older than the last session of the source's data (the end it declares: a CSV "
+            "history's last date, today for the demo market and FMP).",
         ),
     ],
 )
@@ -287,7 +336,12 @@ def daily_prices(
     are replaced in one transaction. A session without any bar is an error (blocking check
     ``prices_present_on_session`` names the date), never a holiday: holidays are no partition.
     A replacement that would delete stored prices the source lacks fails (and writes nothing)
-    unless the run was started with ``--allow-removals``."""
+    unless the run was started with ``--allow-removals``.
+
+    Each partition records its own rows (``dagster/partition_row_count``), symbols and
+    coverage; the figures of the whole run (partitions, sessions without prices, removals,
+    lowest coverage) are recorded once, on the run's last partition. Freshness
+    (``prices_fresh``) is judged against the end the source declares for its data."""
     days = partition_dates(context.partition_keys)
     first, last = days[0], days[-1]
     frame = market_data.prices(first, last)
@@ -311,22 +365,21 @@ def daily_prices(
     per_day = frame.groupby(frame["date"].dt.date).size()
     unpriced = [d for d in days if d not in per_day.index]
     coverage = checks.universe_coverage(database, first, last)
-    latest = coverage.iloc[-1] if not coverage.empty else None
-    if len(days) > 1:
-        _record_days(context, frame, days, coverage)
-    metadata = {
-        **source_metadata(market_data),
-        "dagster/row_count": len(frame),
-        "partitions": len(days),
-        "sessions_without_prices": len(unpriced),
-        "symbols": int(frame["symbol"].nunique()),
-        "removals_allowed": allowed,
-        "stored_rows_removed": removed,
-        "coverage": float(latest["coverage"]) if latest is not None else 0.0,
-        "min_coverage_in_range": float(coverage["coverage"].min()) if len(coverage) else 0.0,
-    }
+    _record_days(context, frame, days, coverage)
+    context.add_asset_metadata(
+        {
+            "run_partitions": len(days),
+            "run_rows": len(frame),
+            "run_sessions_without_prices": len(unpriced),
+            "run_symbols": int(frame["symbol"].nunique()),
+            "removals_allowed": allowed,
+            "stored_rows_removed": removed,
+            "min_coverage_in_range": float(coverage["coverage"].min()) if len(coverage) else 0.0,
+        },
+        partition_key=last.isoformat(),
+    )
     return dg.MaterializeResult(
-        metadata=metadata,
+        metadata=source_metadata(market_data),
         check_results=[
             checks.prices_present_on_session(set(per_day.index), first, last),
             checks.prices_unique_keys(database, first, last),
@@ -334,7 +387,7 @@ def daily_prices(
             checks.prices_cover_universe(database, first, last, config.min_coverage),
             checks.prices_fresh(
                 database,
-                market_calendar.latest_session(market_today()),
+                market_data.data_end(),
                 config.max_stale_sessions,
             ),
         ],
@@ -361,16 +414,17 @@ def returns_panel(context: dg.AssetExecutionContext, panels: ReturnsPanels) -> d
     returns beyond the extreme threshold are flagged. Built from ``prices`` by
     :class:`ReturnsPanels`, which every downstream asset reads through.
 
-    In a multi-day run the metadata describes the panel of the last day of the range."""
+    The metadata describes the panel of the run's last day and is recorded on that partition
+    only (its rows, the panel's dates, under ``dagster/partition_row_count``)."""
     as_of = partition_dates(context.partition_keys)[-1]
     result = panels.panel(as_of)
     excluded = result.excluded
     total = len(result.quality)
     panel = result.returns
-    return dg.MaterializeResult(
-        metadata={
+    context.add_asset_metadata(
+        {
             "as_of": as_of.isoformat(),
-            "dagster/row_count": len(panel),
+            PARTITION_ROW_COUNT: len(panel),
             "dates": len(panel),
             "first_date": panel.index[0].date().isoformat() if len(panel) else "none",
             "symbols": int(panel.shape[1]),
@@ -382,5 +436,6 @@ def returns_panel(context: dg.AssetExecutionContext, panels: ReturnsPanels) -> d
             "excluded_symbols": markdown(excluded.reset_index().head(50)),
             "flagged_returns": markdown(result.extreme_returns.head(50)),
         },
-        check_results=[checks.returns_finite(result)],
+        partition_key=as_of.isoformat(),
     )
+    return dg.MaterializeResult(check_results=[checks.returns_finite(result)])

@@ -143,21 +143,40 @@ def prices_cover_universe(
 
 
 def prices_fresh(
-    database: Database, expected: dt.date, max_stale_sessions: int
+    database: Database, data_end: dt.date | None, max_stale_sessions: int
 ) -> dg.AssetCheckResult:
-    """The newest price is at most ``max_stale_sessions`` NYSE sessions older than
-    ``expected`` (a holiday weekend costs nothing)."""
+    """The newest stored price is at most ``max_stale_sessions`` NYSE sessions older than the
+    last session of the source's data (the latest session on or before ``data_end``, the end
+    the source declares: a CSV history's last date, today for a live source).
+
+    A history that ends in the past is fresh once it is loaded to its end; a holiday weekend
+    costs nothing. Without a declared end (a source with no prices) the check fails."""
     frame = database.read_frame("SELECT MAX(date) AS latest FROM prices")
     raw = frame["latest"].iloc[0] if not frame.empty else None
     latest = pd.Timestamp(raw).date() if raw is not None and not pd.isna(raw) else None
-    stale = market_calendar.sessions_between(latest, expected) if latest is not None else None
+    expected = stale = None
+    if data_end is None:
+        description = "the source has no prices, so it declares no end of its data"
+    else:
+        expected = market_calendar.latest_session(data_end)
+        if latest is None:
+            description = f"no prices stored; the source's data ends on {data_end.isoformat()}"
+        else:
+            stale = market_calendar.sessions_between(latest, expected)
+            description = (
+                f"newest stored price {latest.isoformat()}, {stale} session(s) before "
+                f"{expected.isoformat()}, the last session of the source's data (it ends on "
+                f"{data_end.isoformat()})"
+            )
     return dg.AssetCheckResult(
         check_name=c.PRICES_FRESH,
         passed=stale is not None and stale <= max_stale_sessions,
         severity=dg.AssetCheckSeverity.WARN,
+        description=description,
         metadata={
             "latest_price_date": latest.isoformat() if latest else "none",
-            "expected_date": expected.isoformat(),
+            "source_data_end": data_end.isoformat() if data_end else "none",
+            "expected_date": expected.isoformat() if expected else "none",
             "stale_sessions": stale if stale is not None else -1,
             "max_stale_sessions": max_stale_sessions,
         },

@@ -23,7 +23,7 @@ RECENT_ROWS = 20
 REALIZED_PNL_RECONCILES = checks.REALIZED_PNL_RECONCILES
 
 
-@dg.asset(group_name=c.TRADING, kinds={"sql"})
+@dg.asset(group_name=c.TRADING, kinds={"sql"}, pool=c.BROKER_DATA_POOL)
 def transactions(database: Database, broker_data: BrokerConnection) -> dg.MaterializeResult:
     """Every execution the book has had (the system of record), recorded idempotently by
     (account, trade_id): here the broker's fills (the paper ledger, or IB ``reqExecutions``:

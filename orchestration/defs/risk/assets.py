@@ -6,12 +6,24 @@ range run computes all its as-of dates at once and replaces their rows in one tr
 Inputs come through the ``risk_model`` resource (returns on the last ``history_days`` price
 dates up to each as-of date, positions, instruments, benchmark, ETF holdings); the maths is in
 ``analytics_lib``. Weights are market value / net equity with the latest price on or before
-the as-of date (shorts negative). As-of dates without prices (market holidays) materialize
-empty. Numeric metadata is attached per partition, so the UI plots it over time; the tables
-describe the last as-of date of the run.
+the as-of date (shorts negative). As-of dates without prices (not loaded yet) materialize
+empty.
+
+Returns are the simple returns of adjusted closes of every priced symbol, read straight from
+``prices`` (:meth:`RiskModel.history`): not the quality-filtered ``returns_panel``, so a
+symbol with a short history or an extreme return keeps its rows and is graded by its own
+status (``insufficient_data``) instead of disappearing. A symbol without a price at the as-of
+date (or within ``PORTFOLIO_STALE_SESSIONS`` NYSE sessions of it) is ``stale``
+(:func:`analytics_lib.freshness.price_staleness`): its beta and volatility figures are NULL.
+
+Metadata: each partition carries its own figures (the UI plots them over time) and its row
+count (``dagster/partition_row_count``); the run's range (``as_of_dates``,
+``dates_without_prices``, rows written) is recorded once, on the last partition of the run,
+and the tables and charts describe the last as-of date of the run.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import numpy as np
@@ -29,10 +41,12 @@ from analytics_lib.volatility import (
     realized_volatility,
     rolling_har_forecast,
     rolling_realized_volatility,
+    rolling_volatility_percentile,
     volatility_percentile,
     volatility_trend,
 )
 from orchestration import constants as c
+from orchestration.charts import bar_chart, histogram_chart
 from orchestration.clock import utc_now
 from orchestration.defs.market_data.assets import (
     benchmark_sector_weights,
@@ -42,14 +56,17 @@ from orchestration.defs.market_data.assets import (
 )
 from orchestration.defs.risk import checks
 from orchestration.defs.trading.assets import portfolio_positions
-from orchestration.metadata import markdown
+from orchestration.metadata import add_partition_metadata, markdown
 from orchestration.partitions import TRADING_DAYS, partition_dates
 from orchestration.resources.database import Database
 from orchestration.resources.risk import Book, RiskHistory, RiskModel
-from orchestration.storage.bulk import replace_rows, upsert_rows
+from orchestration.storage.bulk import RowSpool, upsert_rows
 from orchestration.storage.models import PortfolioSnapshot, PositionMarketBeta, PositionVolatility
 
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+CHUNK_CELLS = 500_000
+"""(as-of date x symbol) cells a per-symbol asset (betas, volatility) computes per pass of a
+range run: bounds its memory however many dates and symbols the range holds."""
 SNAPSHOT_KEYS = ["calc_date"]
 MARKER_COLUMNS = {
     "portfolio_beta": "market_index",
@@ -94,15 +111,22 @@ def _json_records(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 def _record_skipped(context: dg.AssetExecutionContext, history: RiskHistory) -> None:
     for day in history.skipped:
-        context.add_asset_metadata(
-            {"skipped": "no prices on this date (market holiday or not loaded yet)"},
-            partition_key=day.isoformat(),
+        add_partition_metadata(
+            context,
+            day.isoformat(),
+            {
+                "skipped": "no prices on this date (not loaded yet)",
+                "dagster/partition_row_count": 0,
+            },
         )
 
 
-def _record(context: dg.AssetExecutionContext, as_of: pd.Timestamp, values: dict) -> None:
-    """Numeric metadata of one as-of date (the UI plots it across partitions)."""
-    context.add_asset_metadata(values, partition_key=_key(as_of))
+def _record(
+    context: dg.AssetExecutionContext, as_of: pd.Timestamp, values: dict, rows: int = 1
+) -> None:
+    """Numeric metadata of one as-of date (the UI plots it across partitions) with the rows
+    the asset wrote for that date."""
+    add_partition_metadata(context, _key(as_of), {**values, "dagster/partition_row_count": rows})
 
 
 def _record_tables(
@@ -111,20 +135,64 @@ def _record_tables(
     """Markdown tables on the last as-of date of the run only: metadata returned with the
     result would be copied into the event of every partition of a range run."""
     if history.calc_dates:
-        context.add_asset_metadata(
+        add_partition_metadata(
+            context,
+            _key(history.calc_dates[-1]),
             {name: markdown(table) for name, table in tables.items()},
-            partition_key=_key(history.calc_dates[-1]),
         )
 
 
-def _range_metadata(history: RiskHistory) -> dict[str, object]:
+def _record_chart(
+    context: dg.AssetExecutionContext, history: RiskHistory, name: str, chart: dg.MetadataValue
+) -> None:
+    """A chart on the last as-of date of the run only (rendering one per partition would cost
+    a PNG per day of a backfill)."""
+    add_partition_metadata(context, _key(history.calc_dates[-1]), {name: chart})
+
+
+def _record_range(
+    context: dg.AssetExecutionContext, history: RiskHistory, rows: int, **extra: object
+) -> None:
+    """Figures of the run as a whole, once, on its last partition (returned with the result
+    they would be copied into the event of every partition and plotted as a flat line)."""
     dates = history.calc_dates
-    return {
-        "as_of_dates": len(dates),
-        "first_as_of": _key(dates[0]) if dates else "none",
-        "last_as_of": _key(dates[-1]) if dates else "none",
-        "dates_without_prices": len(history.skipped),
-    }
+    add_partition_metadata(
+        context,
+        context.partition_keys[-1],
+        {
+            "as_of_dates": len(dates),
+            "first_as_of": _key(dates[0]) if dates else "none",
+            "last_as_of": _key(dates[-1]) if dates else "none",
+            "dates_without_prices": len(history.skipped),
+            "rows_in_run": rows,
+            **extra,
+        },
+    )
+
+
+def _stale_mask(frame: pd.DataFrame, staleness: pd.DataFrame) -> np.ndarray:
+    """Per row of ``frame`` (``calc_date``, ``symbol``): whether the symbol is stale then."""
+    stale = staleness.loc[staleness["stale"]]
+    keys = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex(stale["calc_date"]).as_unit("ns"), stale["symbol"].astype(str)]
+    )
+    rows = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex(frame["calc_date"]).as_unit("ns"), frame["symbol"].astype(str)]
+    )
+    return np.asarray(rows.isin(keys), dtype=bool)
+
+
+def _stale_table(staleness: pd.DataFrame) -> pd.DataFrame:
+    """``calc_date, symbol, last_price_date, sessions_behind`` of the stale rows."""
+    rows = staleness.loc[staleness["stale"]]
+    return pd.DataFrame(
+        {
+            "calc_date": pd.DatetimeIndex(rows["calc_date"]).strftime("%Y-%m-%d"),
+            "symbol": rows["symbol"].astype(str).to_numpy(),
+            "last_price_date": pd.DatetimeIndex(rows["last_price_date"]).strftime("%Y-%m-%d"),
+            "sessions_behind": rows["sessions_behind"].to_numpy(),
+        }
+    )
 
 
 def _snapshot_upsert(database: Database, rows: list[dict]) -> None:
@@ -141,8 +209,23 @@ def _date_range(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date]:
 # position betas
 
 
-def _beta_frame(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame:
-    """Long frame of betas for every as-of date and every symbol with data at that date."""
+BETA_KEPT_COLUMNS = (
+    "calc_date",
+    "symbol",
+    "beta",
+    "beta_raw",
+    "r_squared",
+    "capped",
+    "observations",
+    "status",
+)
+"""Columns of ``position_market_betas`` rows the asset reads after writing them (metadata,
+tables, checks); only these stay in memory during a range run."""
+
+
+def _beta_frames(risk_model: RiskModel, history: RiskHistory) -> Iterator[pd.DataFrame]:
+    """Long frames of betas for every as-of date and every symbol with data at that date, in
+    date order, :data:`CHUNK_CELLS` cells at a time (each over the rows its dates read)."""
     dates = list(history.calc_dates)
     params = {
         "market": risk_model.market_index,
@@ -150,15 +233,33 @@ def _beta_frame(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame:
         "min_observations": risk_model.beta_min_observations,
         "cap": risk_model.beta_cap,
     }
+    returns = history.returns
     if not dates:
-        frame = pd.DataFrame(columns=["date", "symbol", *BETA_COLUMNS])
-    elif len(dates) == 1:
+        empty = pd.DataFrame(columns=["date", "symbol", *BETA_COLUMNS])
+        yield _beta_frame(risk_model, history, dates, empty)
+        return
+    if len(dates) == 1:
         single = market_betas(history.window(dates[0]), **params)
-        frame = single.reset_index().assign(date=dates[0])
-    else:
+        yield _beta_frame(risk_model, history, dates, single.reset_index().assign(date=dates[0]))
+        return
+    step = max(1, CHUNK_CELLS // max(returns.shape[1], 1))
+    for first in range(0, len(dates), step):
+        chunk = dates[first : first + step]
+        start = max(0, returns.index.get_loc(chunk[0]) - history.history_days + 1)
         frame = rolling_market_betas(
-            history.returns, as_of_dates=dates, lookback=history.history_days, **params
+            returns.iloc[start : returns.index.get_loc(chunk[-1]) + 1],
+            as_of_dates=chunk,
+            lookback=history.history_days,
+            **params,
         )
+        yield _beta_frame(risk_model, history, chunk, frame)
+
+
+def _beta_frame(
+    risk_model: RiskModel, history: RiskHistory, dates: list, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """The rows of ``position_market_betas`` from the betas kernel's long ``frame`` of
+    ``dates``: every symbol with data at each date."""
     if dates:
         universe = np.concatenate([history.priced_mask(d) for d in dates])
         frame = frame.loc[universe].reset_index(drop=True)
@@ -180,6 +281,31 @@ def _beta_frame(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame:
             "status": frame["status"].astype(str).to_numpy(),
         }
     )
+
+
+BETA_STATISTICS = ("beta", "beta_raw", "alpha", "r_squared", "std_error", "t_stat", "p_value")
+VOL_FIGURES = (
+    "realized_vol_21d",
+    "realized_vol_63d",
+    "har_rv_daily",
+    "har_rv_weekly",
+    "har_rv_monthly",
+    "expected_vol_21d",
+    "expected_variance_raw",
+    "har_r_squared",
+    "vol_trend_strength",
+    "vol_percentile",
+)
+
+
+def _mark_stale_betas(frame: pd.DataFrame, stale: np.ndarray) -> pd.DataFrame:
+    """``frame`` with the stale rows' statistics NULL and their status ``stale`` (their
+    ``observations`` stay: the pairs the window holds, all before the last price)."""
+    out = frame.copy()
+    out.loc[stale, list(BETA_STATISTICS)] = np.nan
+    out.loc[stale, "capped"] = False
+    out.loc[stale, "status"] = c.STALE_STATUS
+    return out
 
 
 @dg.asset(
@@ -229,22 +355,32 @@ def position_betas(
     """OLS beta of every symbol with data (not only holdings) on the market proxy over its last
     90 paired observations up to the as-of date (pairwise complete, so gaps are skipped), with
     alpha, R², standard error, t-stat and p-value (t, n−2). Fewer than 30 pairs: stored as
-    ``insufficient_data``, never dropped. Betas beyond ±5 are capped; ``beta_raw`` keeps the
-    OLS value. Table ``position_market_betas``."""
+    ``insufficient_data``, never dropped. A symbol without a price at the as-of date (or within
+    ``PORTFOLIO_STALE_SESSIONS`` sessions) is stored as ``stale`` with NULL statistics, never
+    as ``ok`` with its old observations. Betas beyond ±5 are capped; ``beta_raw`` keeps the
+    OLS value. Returns: the unfiltered simple returns of every priced symbol (not the
+    quality-filtered ``returns_panel``). Table ``position_market_betas``."""
     history = _history(context, risk_model)
-    frame = _beta_frame(risk_model, history)
+    staleness = risk_model.staleness(history)
+    spool = RowSpool(
+        BETA_KEPT_COLUMNS,
+        transform=lambda rows: _mark_stale_betas(rows, _stale_mask(rows, staleness)),
+    )
+    for part in _beta_frames(risk_model, history):
+        spool.append(part)
     first, last = _date_range(context)
     table = PositionMarketBeta.__table__
     with database.transaction() as connection:
-        replace_rows(
+        spool.replace(
             connection,
             table,
-            frame.assign(computed_at=pd.Timestamp(utc_now())),
             table.c.calc_date >= first,
             table.c.calc_date <= last,
             table.c.method == c.BETA_METHOD,
             table.c.window_days == risk_model.beta_window,
+            constants={"computed_at": pd.Timestamp(utc_now())},
         )
+    frame = spool.kept()
     _record_skipped(context, history)
     for as_of, rows in frame.groupby("calc_date", sort=True):
         ok = rows.loc[rows["status"] == "ok"]
@@ -256,9 +392,12 @@ def position_betas(
                 "without_beta": len(rows) - len(ok),
                 "capped": int(rows["capped"].sum()),
                 "median_beta": _number(ok["beta"].median()),
+                "stale_symbols": int((rows["status"] == c.STALE_STATUS).sum()),
             },
+            rows=len(rows),
         )
     latest = frame.loc[frame["calc_date"] == frame["calc_date"].max()]
+    stale_latest = staleness.loc[staleness["calc_date"] == frame["calc_date"].max()]
     ok = latest.loc[latest["status"] == "ok"]
     columns = ["symbol", "beta", "beta_raw", "r_squared", "observations"]
     _record_tables(
@@ -271,13 +410,14 @@ def position_betas(
             "symbols_without_beta": latest.loc[
                 latest["status"] != "ok", ["symbol", "status", "observations"]
             ],
+            "stale_symbols": _stale_table(stale_latest),
         },
     )
+    _record_range(context, history, len(frame))
     return dg.MaterializeResult(
         metadata={
-            **_range_metadata(history),
-            "dagster/row_count": len(frame),
             "market_index": risk_model.market_index,
+            "stale_sessions": risk_model.stale_sessions,
             "window": risk_model.beta_window,
             "min_observations": risk_model.beta_min_observations,
             "cap": risk_model.beta_cap,
@@ -345,9 +485,8 @@ def portfolio_returns(
     _record_tables(
         context, history, {"last_days": series.tail(10).rename_axis("date").reset_index()}
     )
-    return dg.MaterializeResult(
-        metadata={**_range_metadata(history), "dagster/row_count": len(rows)}
-    )
+    _record_range(context, history, len(rows))
+    return dg.MaterializeResult()
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,11 +496,21 @@ def portfolio_returns(
 def _stored_betas(
     database: Database, risk_model: RiskModel, first: dt.date, last: dt.date
 ) -> pd.DataFrame:
+    """The stored betas of the held symbols over the run's dates (all the portfolio's beta
+    reads: not the whole universe's rows)."""
+    held = {f"held_{i}": symbol for i, symbol in enumerate(risk_model.quantities().index)}
     frame = database.read_frame(
         "SELECT calc_date, symbol, beta, r_squared, observations, status "
         "FROM position_market_betas WHERE calc_date >= :first AND calc_date <= :last "
-        "AND method = :method AND window_days = :window",
-        {"first": first, "last": last, "method": c.BETA_METHOD, "window": risk_model.beta_window},
+        "AND method = :method AND window_days = :window "
+        f"AND symbol IN ({', '.join(':' + name for name in held)})",
+        {
+            "first": first,
+            "last": last,
+            "method": c.BETA_METHOD,
+            "window": risk_model.beta_window,
+            **held,
+        },
     )
     frame["calc_date"] = pd.to_datetime(frame["calc_date"])
     for column in ("beta", "r_squared"):
@@ -444,23 +593,35 @@ def portfolio_beta(
     _snapshot_upsert(database, rows)
     by_beta = holdings_table.sort_values("beta", ascending=False) if len(rows) else holdings_table
     _record_tables(context, history, {"top_holdings_by_beta": by_beta.head(10)})
-    return dg.MaterializeResult(
-        metadata={
-            **_range_metadata(history),
-            "dagster/row_count": len(rows),
-            "market_index": risk_model.market_index,
-        }
-    )
+    with_beta = holdings_table.loc[holdings_table["beta"].notna()] if len(rows) else None
+    if with_beta is not None and len(with_beta):
+        book_beta = rows[-1]["market_beta_weighted"]
+        _record_chart(
+            context,
+            history,
+            "beta_distribution",
+            histogram_chart(
+                with_beta["beta"],
+                with_beta["weight"].abs(),
+                marker=None if pd.isna(book_beta) else float(book_beta),
+                marker_label=f"portfolio beta {_number(book_beta):.2f}",
+                title=f"Betas of the book's holdings on {_key(history.calc_dates[-1])}",
+                xlabel=f"beta to {risk_model.market_index}",
+            ),
+        )
+    _record_range(context, history, len(rows))
+    return dg.MaterializeResult(metadata={"market_index": risk_model.market_index})
 
 
 # --------------------------------------------------------------------------------------------
 # sector exposure
 
 
-def _benchmark_at(frame: pd.DataFrame, as_of: pd.Timestamp, benchmark: str) -> pd.Series:
-    """The benchmark's sector weights in force at ``as_of``; empty when none is published yet."""
+def _benchmark_at(frame: pd.DataFrame, as_of: pd.Timestamp, benchmark: str) -> pd.Series | None:
+    """The benchmark's sector weights in force at ``as_of``; None when no snapshot is dated on
+    or before it."""
     if frame.empty or frame["asof_date"].min() > as_of:
-        return pd.Series(dtype=np.float64, name="weight")
+        return None
     return benchmark_weights_at(frame, as_of, benchmark)
 
 
@@ -489,6 +650,14 @@ def _holdings_at(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             asset="sector_exposure",
             description="Warns when more than 5 % of the book has no GICS sector.",
         ),
+        dg.AssetCheckSpec(
+            c.BENCHMARK_IN_FORCE,
+            asset="sector_exposure",
+            description=(
+                "Warns, naming the dates, when no benchmark sector weights are dated on or "
+                "before an as-of date (active, over- and underweight stored as NULL)."
+            ),
+        ),
     ],
 )
 def sector_exposure(
@@ -498,7 +667,10 @@ def sector_exposure(
     as-of date: active weight per sector, largest over- and underweight, positions per sector
     and the unclassified holdings. ETFs form their own bucket unless look-through to
     ``etf_holdings`` is enabled (``PORTFOLIO_ETF_LOOK_THROUGH``). Stored as JSON in
-    ``portfolio_snapshots.sector_exposure``."""
+    ``portfolio_snapshots.sector_exposure``. When no benchmark snapshot is dated on or before
+    the as-of date, the benchmark, active, largest over- and underweight figures are NULL
+    (never active weights against zero), the partition's metadata says so and the warning
+    ``benchmark_in_force`` names the date."""
     history = _history(context, risk_model)
     known = risk_model.instruments()
     sectors = known["sector"].where(known["sector"].notna() & (known["sector"] != ""), None)
@@ -512,7 +684,7 @@ def sector_exposure(
     for as_of in history.calc_dates:
         book = risk_model.book(history, as_of)
         bench = _benchmark_at(benchmarks, as_of, risk_model.benchmark)
-        bench_asof = bench.attrs.get("asof_date")
+        bench_asof = bench.attrs.get("asof_date") if bench is not None else None
         result = book_sector_exposure(
             book.weights,
             sectors,
@@ -530,14 +702,14 @@ def sector_exposure(
             {
                 "calc_date": as_of.date(),
                 "sector_exposure": {
-                    "benchmark": risk_model.benchmark if len(bench) else None,
+                    "benchmark": risk_model.benchmark if bench is not None else None,
                     "benchmark_asof": bench_asof.date().isoformat() if bench_asof else None,
                     "look_through": look_through,
                     "sectors": _json_records(table.reset_index()),
                     "unclassified_symbols": list(result.unclassified_symbols),
                 },
                 "sector_look_through": look_through,
-                "benchmark": risk_model.benchmark if len(bench) else None,
+                "benchmark": risk_model.benchmark if bench is not None else None,
                 "benchmark_asof": bench_asof.date() if bench_asof else None,
                 "largest_overweight_sector": over[0],
                 "largest_overweight": over[1],
@@ -555,6 +727,7 @@ def sector_exposure(
                 "book_net": float(book.weights.sum()),
                 "unclassified_share": float(unclassified_share),
                 "unclassified_symbols": ", ".join(result.unclassified_symbols),
+                "benchmark_asof": bench_asof,
             }
         )
         _record(
@@ -565,10 +738,33 @@ def sector_exposure(
                 "largest_overweight": _number(over[1]),
                 "largest_underweight": _number(under[1]),
                 "unclassified_share": float(unclassified_share),
+                "benchmark_in_force": (
+                    f"{risk_model.benchmark} of {bench_asof.date().isoformat()}"
+                    if bench_asof is not None
+                    else f"none: no {risk_model.benchmark} sector weights dated on or before "
+                    f"{_key(as_of)}; active weights are NULL"
+                ),
             },
         )
     _snapshot_upsert(database, rows)
     _record_tables(context, history, {"sector_table": table.reset_index()})
+    if rows:
+        in_force = rows[-1]["benchmark_asof"] is not None
+        day = _key(history.calc_dates[-1])
+        _record_chart(
+            context,
+            history,
+            "sector_chart",
+            bar_chart(
+                table["active_weight" if in_force else "net_weight"],
+                title=(
+                    f"Active sector weights against {risk_model.benchmark} on {day}"
+                    if in_force
+                    else f"Net sector weights on {day} (no benchmark in force)"
+                ),
+                xlabel="active weight %" if in_force else "net weight %",
+            ),
+        )
     checks_frame = pd.DataFrame(
         check_rows,
         columns=[
@@ -577,18 +773,19 @@ def sector_exposure(
             "book_net",
             "unclassified_share",
             "unclassified_symbols",
+            "benchmark_asof",
         ],
     )
+    _record_range(context, history, len(rows))
     return dg.MaterializeResult(
         metadata={
-            **_range_metadata(history),
-            "dagster/row_count": len(rows),
             "benchmark": risk_model.benchmark,
             "look_through": look_through,
         },
         check_results=[
             checks.sector_weights_sum_to_one(checks_frame, c.SECTOR_SUM_TOLERANCE),
             checks.unclassified_share_within_limit(checks_frame, c.MAX_UNCLASSIFIED_SHARE),
+            checks.benchmark_in_force(checks_frame, risk_model.benchmark),
         ],
     )
 
@@ -655,6 +852,7 @@ def concentration(
         )
     _snapshot_upsert(database, rows)
     _record_tables(context, history, {"top_holdings": top})
+    _record_range(context, history, len(rows))
     frame = pd.DataFrame(
         [
             {
@@ -667,10 +865,6 @@ def concentration(
         columns=["calc_date", "effective_positions", "positions"],
     )
     return dg.MaterializeResult(
-        metadata={
-            **_range_metadata(history),
-            "dagster/row_count": len(rows),
-        },
         check_results=[checks.effective_positions_at_most_positions(frame)],
     )
 
@@ -687,20 +881,43 @@ def _har(window: pd.DataFrame, risk_model: RiskModel) -> pd.DataFrame:
     )
 
 
-def _symbol_har(history: RiskHistory, dates: list, risk_model: RiskModel) -> list[pd.DataFrame]:
-    """HAR forecasts of every symbol at each as-of date (indexed by symbol), all dates fitted
-    in one pass; each equals ``_har(history.window(as_of), risk_model)``."""
-    forecasts = rolling_har_forecast(
-        history.returns,
-        as_of_dates=dates,
-        min_observations=risk_model.har_min_observations,
-        max_history=risk_model.history_days,
-    ).drop(columns=["date", "symbol"])
-    symbols = pd.Index(history.returns.columns, name="symbol")
+VOL_KEPT_COLUMNS = (
+    "calc_date",
+    "kind",
+    "symbol",
+    "realized_vol_21d",
+    "realized_vol_63d",
+    "expected_vol_21d",
+    "forecast_capped",
+    "har_observations",
+    "har_status",
+    "vol_trend",
+    "vol_percentile",
+)
+"""Columns of ``position_volatility`` rows the asset reads after writing them (metadata,
+tables, checks); only these stay in memory during a range run."""
+
+
+def _symbol_har(history: RiskHistory, dates: list, risk_model: RiskModel) -> Iterator[pd.DataFrame]:
+    """HAR forecasts of every symbol at each as-of date (indexed by symbol), in date order;
+    each equals ``_har(history.window(as_of), risk_model)`` (to rounding). The dates are fitted
+    in passes of about :data:`CHUNK_CELLS` fits over the rows their windows read, so a
+    long range at thousands of symbols never holds every date's forecasts."""
+    returns = history.returns
+    symbols = pd.Index(returns.columns, name="symbol")
     width = len(symbols)
-    return [
-        forecasts.iloc[i * width : (i + 1) * width].set_axis(symbols) for i in range(len(dates))
-    ]
+    step = max(1, CHUNK_CELLS // max(width, 1))
+    for first in range(0, len(dates), step):
+        chunk = dates[first : first + step]
+        start = max(0, returns.index.get_loc(chunk[0]) - risk_model.history_days + 1)
+        forecasts = rolling_har_forecast(
+            returns.iloc[start : returns.index.get_loc(chunk[-1]) + 1],
+            as_of_dates=chunk,
+            min_observations=risk_model.har_min_observations,
+            max_history=risk_model.history_days,
+        ).drop(columns=["date", "symbol"])
+        for i in range(len(chunk)):
+            yield forecasts.iloc[i * width : (i + 1) * width].set_axis(symbols)
 
 
 def _vol_rows(
@@ -736,6 +953,19 @@ def _vol_rows(
             "vol_percentile": percentile.to_numpy(),
         }
     )
+
+
+def _mark_stale_vols(rows: pd.DataFrame, staleness: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the stale symbols' figures NULL and their ``har_status`` ``stale`` (the
+    portfolio's own series is never stale: it is renormalised over the holdings with data)."""
+    stale = (rows["kind"] == c.SYMBOL_KIND).to_numpy() & _stale_mask(rows, staleness)
+    out = rows.copy()
+    out.loc[stale, list(VOL_FIGURES)] = np.nan
+    out.loc[stale, "vol_trend"] = None
+    out.loc[stale, "forecast_capped"] = False
+    out.loc[stale, "cap_reason"] = "none"
+    out.loc[stale, "har_status"] = c.STALE_STATUS
+    return out
 
 
 @dg.asset(
@@ -777,26 +1007,37 @@ def volatility_forecasts(
     context: dg.AssetExecutionContext, risk_model: RiskModel, database: Database
 ) -> dg.MaterializeResult:
     """For every symbol with data and for the portfolio: realized vol over 21 and 63 trading
-    days (sqrt(252/w·Σr²)), the HAR components (daily, weekly 5, monthly 22), the HAR forecast
+    days, sqrt(252/n·Σr²) over the n returns present among the window's rows (missing days are
+    left out, not counted as zero; NULL when fewer than 80 % are present: 17 of 21, 51 of 63),
+    the HAR components (daily, weekly 5, monthly 22), the HAR forecast
     of the next 21 days' volatility fitted on the series' own history up to the as-of date
     (capped to (0, 300%], cap reported), model R², trend (increasing / decreasing / stable
     with a strength in 0–1) and the percentile of the current 21-day vol within its last 252
     days. The portfolio's figures come from its own return series (``portfolio_returns``),
-    never from weighting position vols. Table ``position_volatility``."""
+    never from weighting position vols. Returns: the unfiltered simple returns of every priced
+    symbol (not the quality-filtered ``returns_panel``). A stale symbol (no price within
+    ``PORTFOLIO_STALE_SESSIONS`` sessions of the as-of date) is stored with ``har_status``
+    ``stale`` and NULL figures. Table ``position_volatility``."""
     history = _history(context, risk_model)
     dates = list(history.calc_dates)
-    frames, holdings, portfolio = [], [], []
+    staleness = risk_model.staleness(history)
+    frames = RowSpool(VOL_KEPT_COLUMNS, transform=lambda rows: _mark_stale_vols(rows, staleness))
+    holdings, portfolio = [], []
     if dates:
         vol_21 = rolling_realized_volatility(history.returns, c.SHORT_VOL_WINDOW).loc[dates]
         vol_63 = rolling_realized_volatility(history.returns, c.LONG_VOL_WINDOW).loc[dates]
         symbol_har = _symbol_har(history, dates, risk_model)
-    for i, as_of in enumerate(dates):
-        window = history.window(as_of)
-        universe = history.returns.columns[history.priced_mask(as_of)]
-        har = symbol_har[i]
-        percentile = volatility_percentile(
-            window, window=c.SHORT_VOL_WINDOW, lookback=c.PERCENTILE_LOOKBACK
+        # each as-of date's window (history_days rows) covers the 272 rows a percentile reads
+        percentiles = rolling_volatility_percentile(
+            history.returns,
+            as_of_dates=dates,
+            window=c.SHORT_VOL_WINDOW,
+            lookback=c.PERCENTILE_LOOKBACK,
         )
+    for as_of in dates:
+        universe = history.returns.columns[history.priced_mask(as_of)]
+        har = next(symbol_har)
+        percentile = percentiles.loc[as_of]
         frames.append(
             _vol_rows(
                 c.SYMBOL_KIND,
@@ -854,21 +1095,17 @@ def volatility_forecasts(
                     "min_coverage": float(series["coverage"].iloc[-w:].min()),
                 }
             )
-    rows = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=[col.name for col in PositionVolatility.__table__.columns])
-    )
     first, last = _date_range(context)
     table = PositionVolatility.__table__
     with database.transaction() as connection:
-        replace_rows(
+        frames.replace(
             connection,
             table,
-            rows.assign(computed_at=pd.Timestamp(utc_now())),
             table.c.calc_date >= first,
             table.c.calc_date <= last,
+            constants={"computed_at": pd.Timestamp(utc_now())},
         )
+    rows = frames.kept()
     _record_skipped(context, history)
     for as_of, day in rows.groupby("calc_date", sort=True):
         book_row = day.loc[day["kind"] == c.PORTFOLIO_KIND].iloc[0]
@@ -882,7 +1119,9 @@ def volatility_forecasts(
                 "portfolio_forecast_vol": _number(book_row["expected_vol_21d"]),
                 "portfolio_vol_percentile": _number(book_row["vol_percentile"]),
                 "forecasts_ok": int((symbols["har_status"] == "ok").sum()),
+                "stale_symbols": int((symbols["har_status"] == c.STALE_STATUS).sum()),
             },
+            rows=len(day),
         )
     latest = rows.loc[rows["calc_date"] == rows["calc_date"].max()] if len(rows) else rows
     held = set(holdings[-1]["symbol"]) if holdings else set()
@@ -905,10 +1144,9 @@ def volatility_forecasts(
         "har_status",
     ]
     _record_tables(context, history, {"portfolio_and_holdings": shown[columns]})
+    _record_range(context, history, len(rows))
     return dg.MaterializeResult(
         metadata={
-            **_range_metadata(history),
-            "dagster/row_count": len(rows),
             "har_min_observations": risk_model.har_min_observations,
             "history_days": risk_model.history_days,
         },
@@ -925,12 +1163,47 @@ def volatility_forecasts(
 # snapshot
 
 
+def _stale_holdings(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame:
+    """The staleness rows (``calc_date, symbol, last_price_date, sessions_behind, stale``) of
+    every stale holding at each as-of date, holdings without any price in the window
+    included."""
+    staleness = risk_model.staleness(history)
+    stale = staleness.loc[staleness["stale"]]
+    frames = [stale.iloc[:0]]
+    for as_of in history.calc_dates:
+        book = risk_model.book(history, as_of)
+        on_day = stale.loc[stale["calc_date"] == as_of]
+        frames.append(on_day.loc[on_day["symbol"].isin(book.weights.index)])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "calc_date": as_of,
+                    "symbol": book.unpriced,
+                    "last_price_date": pd.NaT,
+                    "sessions_behind": np.nan,
+                    "stale": True,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
 @dg.asset(
     group_name=c.RISK,
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[portfolio_beta, sector_exposure, concentration, portfolio_returns, volatility_forecasts],
     kinds={"sql"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            c.SYMBOLS_FRESH,
+            asset="portfolio_snapshot",
+            description=(
+                "Warns, naming them, when holdings have no price at the as-of date (or within "
+                "PORTFOLIO_STALE_SESSIONS sessions): their beta and vols are stale."
+            ),
+        )
+    ],
 )
 def portfolio_snapshot(
     context: dg.AssetExecutionContext, risk_model: RiskModel, database: Database
@@ -939,7 +1212,8 @@ def portfolio_snapshot(
     exposure (JSON), concentration, the book's return, realized (21/63-day) and expected (HAR)
     volatility, trend and percentile. Completes the row the upstream risk assets wrote (each
     owns a group of columns) with the portfolio's volatility figures and stamps
-    ``completed_at``; fails naming the dates and assets that are missing."""
+    ``completed_at``; fails naming the dates and assets that are missing. The warning
+    ``symbols_fresh`` names the holdings without a current price."""
     history = _history(context, risk_model)
     first, last = _date_range(context)
     params = {"first": first, "last": last}
@@ -1017,6 +1291,20 @@ def portfolio_snapshot(
             }
         )
     _record_tables(context, history, {"snapshot": summary})
+    stale = _stale_holdings(risk_model, history)
+    counts = stale["calc_date"].value_counts()
+    for as_of in history.calc_dates:
+        add_partition_metadata(context, _key(as_of), {"stale_holdings": int(counts.get(as_of, 0))})
+    if history.calc_dates:
+        last_stale = stale.loc[stale["calc_date"] == history.calc_dates[-1]]
+        _record_tables(context, history, {"stale_holdings_table": _stale_table(last_stale)})
+    _record_range(context, history, len(rows))
     return dg.MaterializeResult(
-        metadata={**_range_metadata(history), "dagster/row_count": len(rows)}
+        metadata={"stale_sessions": risk_model.stale_sessions},
+        check_results=[
+            checks.symbols_fresh(
+                _stale_table(stale),
+                risk_model.stale_sessions,
+            )
+        ],
     )

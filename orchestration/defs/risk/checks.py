@@ -100,8 +100,9 @@ def betas_r_squared_in_unit_interval(betas: pd.DataFrame) -> dg.AssetCheckResult
 
 def betas_have_sufficient_data(betas: pd.DataFrame) -> dg.AssetCheckResult:
     """Warning: symbols whose beta could not be estimated (fewer than the minimum paired
-    observations, or no variance). They are stored with their status, never dropped."""
-    short = betas.loc[betas["status"] != "ok"]
+    observations, or no variance). They are stored with their status, never dropped. Stale
+    symbols are the warning ``symbols_fresh``'s business, not this one's."""
+    short = betas.loc[~betas["status"].isin(["ok", c.STALE_STATUS])]
     latest = short.loc[short["calc_date"] == short["calc_date"].max()] if len(short) else short
     return dg.AssetCheckResult(
         check_name=c.BETAS_HAVE_SUFFICIENT_DATA,
@@ -229,8 +230,9 @@ def percentiles_in_unit_interval(volatility: pd.DataFrame) -> dg.AssetCheckResul
 
 def forecasts_have_sufficient_data(volatility: pd.DataFrame) -> dg.AssetCheckResult:
     """Warning: series without a HAR forecast (too little history, a missing return among the
-    last 22 days, or a degenerate design); stored with their status, never dropped."""
-    short = volatility.loc[volatility["har_status"] != "ok"]
+    last 22 days, or a degenerate design); stored with their status, never dropped. Stale
+    symbols are left to the warning ``symbols_fresh``."""
+    short = volatility.loc[~volatility["har_status"].isin(["ok", c.STALE_STATUS])]
     latest = short.loc[short["calc_date"] == short["calc_date"].max()] if len(short) else short
     return dg.AssetCheckResult(
         check_name=c.FORECASTS_HAVE_SUFFICIENT_DATA,
@@ -294,5 +296,71 @@ def portfolio_vol_at_most_weighted_vols(
             "max_ratio": float(ratio.max()) if len(ratio) else 0.0,
             "violations": len(offenders),
             "examples": _dates_md(offenders),
+        },
+    )
+
+
+def _date_list(dates: pd.Series, limit: int = 10) -> str:
+    days = sorted({pd.Timestamp(d).date().isoformat() for d in dates})
+    more = f" and {len(days) - limit} more" if len(days) > limit else ""
+    return ", ".join(days[:limit]) + more
+
+
+def benchmark_in_force(sectors: pd.DataFrame, benchmark: str) -> dg.AssetCheckResult:
+    """Warning: a snapshot of the benchmark's sector weights is dated on or before every as-of
+    date. On a date without one, ``sector_exposure`` stores the active weights and the largest
+    over- and underweight as NULL (never active weights against zero).
+
+    ``sectors`` has one row per as-of date: ``calc_date`` and ``benchmark_asof`` (the date of
+    the snapshot in force, missing when there is none).
+    """
+    missing = sectors.loc[sectors["benchmark_asof"].isna(), "calc_date"]
+    description = (
+        f"no {benchmark} sector weights dated on or before {_date_list(missing)}: active "
+        "weights stored as NULL"
+        if len(missing)
+        else f"a {benchmark} snapshot is in force on every as-of date"
+    )
+    return dg.AssetCheckResult(
+        check_name=c.BENCHMARK_IN_FORCE,
+        passed=missing.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "benchmark": benchmark,
+            "dates_checked": len(sectors),
+            "dates_without_benchmark": len(missing),
+            "dates": _dates_md(missing.to_frame(), limit=30),
+        },
+    )
+
+
+def symbols_fresh(stale: pd.DataFrame, max_sessions: int) -> dg.AssetCheckResult:
+    """Warning: every holding has a price at the as-of date (or within ``max_sessions`` NYSE
+    sessions before it, ``PORTFOLIO_STALE_SESSIONS``). A stale holding has status ``stale``
+    in ``position_market_betas`` and ``position_volatility``, so it contributes no beta.
+
+    ``stale``: one row per stale holding and as-of date: ``calc_date``, ``symbol``,
+    ``last_price_date`` (missing when it has no price in the history window) and
+    ``sessions_behind``.
+    """
+    symbols = sorted(set(stale["symbol"]))
+    description = (
+        f"stale holdings: {', '.join(symbols[:20])} (no price within {max_sessions} "
+        f"session(s) of {_date_list(stale['calc_date'])})"
+        if symbols
+        else "every holding has a current price"
+    )
+    return dg.AssetCheckResult(
+        check_name=c.SYMBOLS_FRESH,
+        passed=stale.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata={
+            "max_sessions": max_sessions,
+            "stale_holdings": len(symbols),
+            "dates_with_stale_holdings": int(stale["calc_date"].nunique()),
+            "symbols": ", ".join(symbols) if symbols else "none",
+            "examples": _dates_md(stale, limit=30),
         },
     )

@@ -117,7 +117,7 @@ def etf_universe(
                 ", ".join(universe.leveraged_inverse) or "_none_"
             ),
             "exclusions": markdown(universe.exclusions.head(50)),
-            "dagster/row_count": len(rows),
+            "dagster/partition_row_count": len(rows),
         }
     )
 
@@ -178,7 +178,7 @@ def factor_scores(
             **{f"weight_{f}": float(w) for f, w in result.effective_weights.items()},
             **{f"count_{f}": int(n) for f, n in result.counts.items()},
             "top_scores": markdown(top.rename_axis("symbol").reset_index()),
-            "dagster/row_count": len(rows),
+            "dagster/partition_row_count": len(rows),
         }
     )
 
@@ -237,7 +237,7 @@ def target_portfolio(
             "shrinkage": portfolio.shrinkage,
             "binding_constraints": ", ".join(portfolio.binding_constraints) or "none",
             "weights": markdown(portfolio.table),
-            "dagster/row_count": len(rows),
+            "dagster/partition_row_count": len(rows),
         }
     )
 
@@ -343,6 +343,7 @@ def _cleanup(
     partitions_def=TRADING_DAYS,
     deps=[target_portfolio],
     kinds={"sql", "pandas"},
+    pool=c.BROKER_DATA_POOL,
 )
 def trade_plan(
     context: dg.AssetExecutionContext,

@@ -6,6 +6,7 @@ from orchestration import constants as c
 from orchestration.clock import utc_now
 from orchestration.constants import SIMULATED_NOTICE
 from orchestration.defs.market_data.assets import instruments
+from orchestration.defs.market_data.versions import frame_version
 from orchestration.defs.trading import checks
 from orchestration.execution.reconcile import reconcile_positions
 from orchestration.metadata import markdown
@@ -16,7 +17,7 @@ from orchestration.storage.bulk import replace_rows
 from orchestration.storage.models import PortfolioPosition
 
 
-@dg.asset(group_name=c.TRADING, deps=[instruments], kinds={"sql"})
+@dg.asset(group_name=c.TRADING, deps=[instruments], kinds={"sql"}, pool=c.BROKER_DATA_POOL)
 def portfolio_positions(
     positions_source: PositionsSource, database: Database
 ) -> dg.MaterializeResult:
@@ -38,7 +39,10 @@ def portfolio_positions(
             constants={"source": positions_source.label, "updated_at": utc_now()},
         )
     notice = {"notice": SIMULATED_NOTICE} if positions_source.simulated else {}
+    # The version is the holdings themselves: the same book again keeps every risk partition
+    # that depends on it in sync; a changed book marks them unsynced.
     return dg.MaterializeResult(
+        data_version=frame_version(frame, ["account", "symbol"]),
         metadata={
             "source": positions_source.label,
             "simulated": positions_source.simulated,
@@ -48,7 +52,7 @@ def portfolio_positions(
             "long_positions": int((frame["quantity"] > 0).sum()),
             "short_positions": int((frame["quantity"] < 0).sum()),
             "positions": markdown(frame),
-        }
+        },
     )
 
 
@@ -56,6 +60,7 @@ def portfolio_positions(
     group_name=c.TRADING,
     deps=[portfolio_positions],
     kinds={"sql"},
+    pool=c.BROKER_DATA_POOL,
     check_specs=[
         dg.AssetCheckSpec(
             c.BROKER_POSITIONS_RECONCILED,

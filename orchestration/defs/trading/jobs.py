@@ -96,7 +96,7 @@ def _report_output(report: ExecutionReport) -> dg.Output:
     return dg.Output(None, metadata=metadata)
 
 
-@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "broker"})
+@dg.op(out=dg.Out(dg.Nothing), tags={"kind": "broker"}, pool=c.BROKER_DATA_POOL)
 def basket_trade_preview(
     context: dg.OpExecutionContext,
     config: BasketTradePreviewConfig,
@@ -194,7 +194,9 @@ def approve_basket_trade() -> None:
 @dg.job(
     name=c.EXECUTE_BASKET_TRADE_JOB,
     description="Execute an approved basket trade (serialised by the broker pool).",
-    tags={c.EXECUTION_TAG: "basket_trade"},
+    # Never retried by the instance's run retries: a crashed execution is taken over by
+    # reconciliation and a new run of the operator's, never by launching the same run again.
+    tags={c.EXECUTION_TAG: "basket_trade", c.MAX_RETRIES_TAG: "0"},
 )
 def execute_basket_trade() -> None:
     basket_trade_execution()

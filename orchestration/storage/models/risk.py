@@ -17,7 +17,8 @@ class PositionMarketBeta(Base):
     """OLS beta of one symbol on the market proxy at one as-of date.
 
     ``beta`` is capped (±cap) and ``beta_raw`` is the OLS value; ``status`` is ``ok``,
-    ``insufficient_data`` or ``degenerate`` and the statistics are NULL unless ``ok``.
+    ``insufficient_data``, ``degenerate`` or ``stale`` (no price at the as-of date, see
+    ``PORTFOLIO_STALE_SESSIONS``) and the statistics are NULL unless ``ok``.
     ``window_days`` is the number of paired observations the method asks for (90);
     ``observations`` is how many it found.
     """

@@ -192,6 +192,7 @@ def test_missing_ticker_is_excluded_and_weights_renormalised(market, instance):
     meta = _materializations(results[0].result)[("basket_returns", "gappy")]
     assert meta["data_coverage"] == {
         "available": ["AAA", "EEE"],
+        "stale": [],
         "excluded": ["DDD"],
         "covered_weight": pytest.approx(2 / 3, abs=1e-15),
     }

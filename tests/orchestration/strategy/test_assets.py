@@ -53,6 +53,8 @@ def test_universe_excludes_leveraged_and_inverse_funds_with_reasons(strategy_run
     meta = _metadata(result, "etf_universe")
     assert meta["candidates"] == len(universe)
     assert meta["eligible"] + meta["excluded"] == meta["candidates"]
+    assert meta["dagster/partition_row_count"] == len(universe)
+    assert "dagster/row_count" not in meta
 
 
 def test_target_portfolio_is_fully_invested_within_bounds(strategy_run):
@@ -73,6 +75,7 @@ def test_target_portfolio_is_fully_invested_within_bounds(strategy_run):
     hhi = 10_000 * float((weights["weight"] ** 2).sum())
     assert meta["hhi"] == pytest.approx(hhi, rel=1e-9)
     assert meta["effective_n"] == pytest.approx(10_000 / hhi, rel=1e-9)
+    assert meta["dagster/partition_row_count"] == len(weights)
 
 
 def test_backtest_is_stored_and_charted(strategy_run):
