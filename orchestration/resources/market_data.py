@@ -11,16 +11,19 @@ not stale), and a session after it is "no data yet", never a holiday.
 A source is read and validated as a whole once per run, when Dagster initializes the resource
 (before any step of the run): every file or payload, and the rules across them. A source that
 fails stops the run before anything is written; every asset of the run then reads the same
-validated :class:`MarketDataSnapshot`.
+validated :class:`MarketDataSnapshot` (its prices until ``daily_prices`` has written them and
+releases them: :meth:`MarketDataSource.release_prices`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -54,15 +57,39 @@ HOLDINGS_COLUMNS = ["etf", "asof_date", "symbol", "weight"]
 POSITION_COLUMNS = ["account", "symbol", "quantity", "cost_basis", "currency"]
 RUNS_REMEMBERED = 4
 
-_run_snapshots: OrderedDict[tuple[str, str], MarketDataSnapshot] = OrderedDict()
+
+@dataclass
+class _RunSnapshot:
+    """A run's validated snapshot; once its prices are released (:meth:`MarketDataSource.
+    release_prices`) it keeps every other table and the first and last price date."""
+
+    snapshot: MarketDataSnapshot
+    released_span: tuple[dt.date, dt.date] | None = None
+    prices_released: bool = False
+
+
+_run_snapshots: OrderedDict[tuple[str, str], _RunSnapshot] = OrderedDict()
 _run_lock = threading.Lock()
+
+
+def _price_span(snapshot: MarketDataSnapshot) -> tuple[dt.date, dt.date] | None:
+    dates = snapshot.prices["date"]
+    if dates.empty:
+        return None
+    return pd.Timestamp(dates.min()).date(), pd.Timestamp(dates.max()).date()
+
+
+class PricesReleasedError(RuntimeError):
+    """A step read the source's prices after the run released them."""
 
 
 class MarketDataSource(dg.ConfigurableResource, ABC):
     """Where market data comes from. The whole source is validated once per run (in
-    :meth:`setup_for_execution`); the data methods serve that validated snapshot."""
+    :meth:`setup_for_execution`); the data methods serve that validated snapshot, which the
+    run's resources share through the run cache (so releasing its prices frees them)."""
 
     _snapshot: MarketDataSnapshot | None = PrivateAttr(default=None)
+    _run_key: tuple[str, str] | None = PrivateAttr(default=None)
 
     @property
     @abstractmethod
@@ -95,21 +122,49 @@ class MarketDataSource(dg.ConfigurableResource, ABC):
         resources) nothing is read until a table is asked for."""
         if context.run is None:
             return
-        key = (context.run.run_id, f"{type(self).__name__}:{self.model_dump_json()}")
+        self._run_key = (context.run.run_id, f"{type(self).__name__}:{self.model_dump_json()}")
+        self._run_snapshot(self._run_key)
+
+    def _run_snapshot(self, key: tuple[str, str]) -> _RunSnapshot:
+        """The run's entry in the run cache (loaded again if the cache let it go)."""
         with _run_lock:
-            snapshot = _run_snapshots.get(key)
-            if snapshot is None:
-                snapshot = self.load()
-                _run_snapshots[key] = snapshot
+            entry = _run_snapshots.get(key)
+            if entry is None:
+                entry = _RunSnapshot(self.load())
+                _run_snapshots[key] = entry
                 while len(_run_snapshots) > RUNS_REMEMBERED:
                     _run_snapshots.popitem(last=False)
-        self._snapshot = snapshot
+        return entry
 
     def snapshot(self) -> MarketDataSnapshot:
-        """The validated source: the run's snapshot, or (outside a run) a fresh one."""
+        """The validated source: the run's snapshot, or (outside a run) a fresh one. After
+        :meth:`release_prices` the run's snapshot has no price rows."""
+        if self._run_key is not None:
+            return self._run_snapshot(self._run_key).snapshot
         if self._snapshot is None:
             self._snapshot = self.load()
         return self._snapshot
+
+    def release_prices(self) -> None:
+        """Free the run's prices once they are written (``daily_prices`` calls this): a
+        multi-year backfill at thousands of symbols would otherwise carry every bar of the
+        source (0.4 GB at 5,000 symbols × 5 years) through all of its risk steps. The run
+        keeps the other tables and the price span (:meth:`price_dates`); reading prices
+        afterwards raises :class:`PricesReleasedError`. Outside a run this does nothing."""
+        if self._run_key is None:
+            return
+        entry = self._run_snapshot(self._run_key)
+        with _run_lock:
+            if not entry.prices_released:
+                entry.released_span = _price_span(entry.snapshot)
+                entry.snapshot = dataclasses.replace(
+                    entry.snapshot, prices=entry.snapshot.prices.iloc[:0].copy()
+                )
+                entry.prices_released = True
+        self._forget_loaded()
+
+    def _forget_loaded(self) -> None:
+        """Drop what the source caches of its loads (the snapshot shares its frames)."""
 
     def instruments(self) -> pd.DataFrame:
         """Columns ``symbol, name, sector, industry, market_cap, asset_type, currency``."""
@@ -117,6 +172,11 @@ class MarketDataSource(dg.ConfigurableResource, ABC):
 
     def prices(self, start: dt.date, end: dt.date) -> pd.DataFrame:
         """Daily bars with ``start <= date <= end``; columns as in ``prices.csv``."""
+        if self._run_key is not None and self._run_snapshot(self._run_key).prices_released:
+            raise PricesReleasedError(
+                "the run's source prices were released after daily_prices wrote them: read "
+                "them from the prices table"
+            )
         return self.snapshot().prices_between(pd.Timestamp(start), pd.Timestamp(end))
 
     def benchmark_sector_weights(self) -> pd.DataFrame:
@@ -133,10 +193,11 @@ class MarketDataSource(dg.ConfigurableResource, ABC):
 
     def price_dates(self) -> tuple[dt.date, dt.date] | None:
         """The first and last date the source has prices for (None when it has none)."""
-        dates = self.snapshot().prices["date"]
-        if dates.empty:
-            return None
-        return pd.Timestamp(dates.min()).date(), pd.Timestamp(dates.max()).date()
+        if self._run_key is not None:
+            entry = self._run_snapshot(self._run_key)
+            if entry.prices_released:
+                return entry.released_span
+        return _price_span(self.snapshot())
 
     def latest_date(self) -> dt.date | None:
         """The newest date the source has prices for (None when it has none)."""
@@ -190,6 +251,9 @@ class DemoMarketData(MarketDataSource):
         )
         return validate_snapshot(snapshot, payloads=True)
 
+    def _forget_loaded(self) -> None:
+        _demo_market.cache_clear()
+
 
 @functools.lru_cache(maxsize=4)
 def _csv_directory(path: str, stamps: tuple[tuple[int, int], ...]) -> MarketDataSnapshot:
@@ -235,6 +299,9 @@ class CsvMarketData(MarketDataSource):
         snapshot = _csv_directory(str(directory), tuple(stamps))
         self._declared_end(snapshot)
         return snapshot
+
+    def _forget_loaded(self) -> None:
+        _csv_directory.cache_clear()
 
     def _declared_end(self, snapshot: MarketDataSnapshot) -> dt.date | None:
         """``end_date`` checked against the prices of ``snapshot`` (None when unset)."""

@@ -45,8 +45,8 @@ class RiskHistory:
     calc_dates
         As-of dates with prices and a return row, in order: the dates the run computes.
     skipped
-        As-of dates without prices (market holidays, days not loaded yet, or the very first
-        price date, which has no return).
+        As-of dates without prices (sessions whose prices are not loaded yet, or the very
+        first price date, which has no return); holidays are no partitions at all.
     history_days
         Rows of returns every as-of date sees.
     """

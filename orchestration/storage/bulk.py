@@ -191,6 +191,9 @@ class RowSpool:
         Rows per spooled chunk.
     transform
         Row-wise function applied to every chunk before it is kept and spooled.
+    on_chunk
+        Called with every chunk (after ``transform``) before it is spooled: a caller that
+        tallies what it needs of the rows chunk by chunk keeps no column at all.
     """
 
     def __init__(
@@ -199,12 +202,14 @@ class RowSpool:
         *,
         chunk_rows: int = CHUNK_ROWS,
         transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        on_chunk: Callable[[pd.DataFrame], None] | None = None,
     ) -> None:
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
         self._kept_columns = list(kept)
         self._chunk_rows = chunk_rows
         self._transform = transform
+        self._on_chunk = on_chunk
         self._empty: pd.DataFrame | None = None
         self._buffer: list[pd.DataFrame] = []
         self._buffered = 0
@@ -239,6 +244,8 @@ class RowSpool:
         self._buffer, self._buffered = [], 0
         if self._transform is not None:
             chunk = self._transform(chunk)
+        if self._on_chunk is not None:
+            self._on_chunk(chunk)
         if self._folder is None:
             self._folder = tempfile.TemporaryDirectory(prefix="portfolio-rows-")
         path = Path(self._folder.name) / f"{len(self._files):06d}.pkl"

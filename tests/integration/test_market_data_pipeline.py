@@ -12,6 +12,7 @@ from analytics_lib.simulation import simulate_market
 from orchestration.cli.runs import execute_job, run_failure
 from orchestration.definitions import build_definitions
 from orchestration.defs.market_data import checks
+from orchestration.resources import market_data as source_cache
 from orchestration.resources.database import Database
 from tests.support import make_settings
 
@@ -84,12 +85,28 @@ def test_single_run_backfill_ingests_the_simulated_market_exactly(settings, inst
     assert checks_["returns_finite"] and checks_["prices_cover_universe"]
     assert instance.get_materialized_partitions(dg.AssetKey("returns_panel")) == materialized
 
+    # once written, the run's source prices are let go (the steps after daily_prices read the
+    # prices table); the run keeps the other tables and the span of the source's prices
+    (key, entry), *others = [
+        (k, v) for k, v in source_cache._run_snapshots.items() if k[0] == result.run_id
+    ]
+    assert not others and entry.prices_released and entry.snapshot.prices.empty
+    span = (market.prices["date"].min().date(), market.prices["date"].max().date())
+    assert entry.released_span == span
+    assert len(entry.snapshot.instruments) == len(market.instruments)
+    source = defs.resources["market_data"]
+    source._run_key = key  # a resource of that run
+    assert source.price_dates() == span
+    with pytest.raises(source_cache.PricesReleasedError, match="released after daily_prices"):
+        source.prices(START, END)
+
 
 def test_rerunning_a_partition_replaces_it(settings, instance):
     defs = build_definitions(settings)
     day = dt.date(2024, 3, 5)
     for _ in range(2):
-        assert execute_job(defs, "daily_pipeline", instance, partition_key=day.isoformat()).success
+        result = execute_job(defs, "daily_pipeline", instance, partition_key=day.isoformat())
+        assert result.success, run_failure(result)
     database = Database(url=settings.database_url)
     stored = _prices(database)
     assert set(stored["date"].dt.date) == {day}
@@ -117,13 +134,13 @@ def test_price_checks_fail_on_bad_rows(settings, instance):
     symbols = {d: set(stored.loc[stored["date"].dt.date == d, "symbol"]) for d in (before, day)}
     # a symbol priced on either loaded day is expected on `day` (delistings included)
     expected = len(symbols[before] | symbols[day])
-    coverage = checks.prices_cover_universe(database, day, day, 0.0)
+    coverage = checks.prices_cover_universe(checks.universe_coverage(database, day, day), 0.0)
     assert coverage.metadata["lowest_coverage"].value == pytest.approx(len(symbols[day]) / expected)
     with database.engine.begin() as connection:
         connection.exec_driver_sql(
             "DELETE FROM prices WHERE symbol = 'SPY' AND date = '2024-03-05'"
         )
-    coverage = checks.prices_cover_universe(database, day, day, 0.999)
+    coverage = checks.prices_cover_universe(checks.universe_coverage(database, day, day), 0.999)
     assert not coverage.passed
     # SPY traded the day before, so it is still expected on the day it is missing
     assert coverage.metadata["lowest_coverage"].value == pytest.approx(

@@ -131,3 +131,21 @@ def test_rejects_a_frame_without_the_kept_columns() -> None:
         spool.append(day(DATES[0], 0))
     with pytest.raises(ValueError, match="chunk_rows"):
         RowSpool(["value"], chunk_rows=0)
+
+
+def test_on_chunk_sees_every_row_once_after_the_transform(engine) -> None:
+    def mask_odd(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.assign(note=np.where(rows["value"].to_numpy() % 2 == 1, "masked", rows["note"]))
+
+    seen: list[pd.DataFrame] = []
+    spool = RowSpool([], chunk_rows=4, transform=mask_odd, on_chunk=seen.append)
+    frames = [day(as_of, n) for n, as_of in enumerate(DATES)]
+    for frame in frames:
+        spool.append(frame)
+    with engine.begin() as connection:
+        spool.replace(connection, FIGURES, FIGURES.c.calc_date >= DATES[0].date())
+    together = pd.concat(seen, ignore_index=True)
+    expected = pd.concat(frames, ignore_index=True)
+    assert together["value"].tolist() == expected["value"].tolist()
+    # the second symbol of every day and the fourth of the 4-symbol days hold odd values
+    assert (together["note"] == "masked").sum() == 4 * 1 + 3 * 2

@@ -15,6 +15,7 @@ every ``daily_prices`` partition in sync. Partitioned assets record row counts p
 (``dagster/partition_row_count``); figures of a whole run are on the run's last partition."""
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
@@ -25,17 +26,18 @@ from orchestration.clock import utc_now
 from orchestration.defs.market_data import checks
 from orchestration.defs.market_data.removals import (
     HistoryLostError,
-    check_price_removals,
+    SourcePart,
+    check_range_removals,
     removals_allowed,
 )
 from orchestration.defs.market_data.validation import MarketDataError
 from orchestration.defs.market_data.versions import frame_version, source_version
-from orchestration.metadata import markdown, source_metadata
+from orchestration.metadata import add_partition_metadata, markdown, source_metadata
 from orchestration.partitions import TRADING_DAYS, partition_dates
 from orchestration.resources.database import Database
 from orchestration.resources.market_data import MarketDataSource
 from orchestration.resources.panels import ReturnsPanels
-from orchestration.storage.bulk import read_frame, replace_rows
+from orchestration.storage.bulk import insert_frame, read_frame, replace_rows
 from orchestration.storage.models import BenchmarkSectorWeight, EtfHolding, Instrument, Price
 
 
@@ -140,7 +142,6 @@ def market_data_snapshot(
     removals = 0
     if days is not None and _writes_prices(context):
         first, last = days
-        frame = snapshot.prices_between(pd.Timestamp(first), pd.Timestamp(last))
         if span is None:
             raise MarketDataError(
                 f"{snapshot.origins.prices.name} has no rows: the source is empty, so the run "
@@ -149,14 +150,16 @@ def market_data_snapshot(
         pending = no_data_yet(first, last, data_end)
         if pending:
             raise MarketDataError(pending)
-        if frame.empty and (last < span[0] or first > span[1]):
+        if last < span[0] or first > span[1]:
             raise MarketDataError(
                 f"{snapshot.origins.prices.name} has prices from {span[0].isoformat()} to "
                 f"{span[1].isoformat()}, none for the run's range "
                 f"{first.isoformat()} … {last.isoformat()}"
             )
         with database.engine.connect() as connection:
-            removals = check_price_removals(connection, frame, first, last, allowed=allowed)
+            removals = check_range_removals(
+                connection, _price_parts(market_data, first, last), first, last, allowed=allowed
+            )
     return dg.MaterializeResult(
         metadata={
             **source_metadata(market_data),
@@ -262,26 +265,49 @@ class DailyPricesConfig(dg.Config):
     max_stale_sessions: int = c.DEFAULT_MAX_STALE_SESSIONS
 
 
+PART_DAYS = 91
+"""Calendar days of the source's prices a range run holds at a time (about 63 sessions: 0.3 M
+rows at 5,000 symbols), so a multi-year backfill never copies all of its prices at once."""
+
+
+def _price_parts(source: MarketDataSource, first: dt.date, last: dt.date) -> Iterator[SourcePart]:
+    """The source's prices of ``first`` … ``last`` in consecutive parts of :data:`PART_DAYS`
+    calendar days that cover the range, each with its own first and last day."""
+    start = first
+    while start <= last:
+        end = min(start + dt.timedelta(days=PART_DAYS - 1), last)
+        yield start, end, source.prices(start, end)
+        start = end + dt.timedelta(days=1)
+
+
+def _day_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows and distinct symbols of ``frame`` per day (index: ``datetime.date``)."""
+    dates = frame["date"].dt.date
+    return pd.DataFrame(
+        {"rows": dates.value_counts(), "symbols": frame.groupby(dates)["symbol"].nunique()}
+    )
+
+
 def _record_days(
     context: dg.AssetExecutionContext,
-    frame: pd.DataFrame,
+    counts: pd.DataFrame,
     days: list[dt.date],
     coverage: pd.DataFrame,
 ) -> None:
     """Each partition's own figures (its rows under ``dagster/partition_row_count``, symbols,
-    coverage), so the UI plots each session's numbers, never the run's totals."""
-    dates = frame["date"].dt.date
-    rows = dates.value_counts()
-    symbols = frame.groupby(dates)["symbol"].nunique()
+    coverage), so the UI plots each session's numbers, never the run's totals. ``counts``:
+    rows and symbols per day (:func:`_day_counts`)."""
+    rows, symbols = counts["rows"], counts["symbols"]
     covered = dict(zip(pd.to_datetime(coverage["date"]).dt.date, coverage["coverage"], strict=True))
     for day in days:
-        context.add_asset_metadata(
+        add_partition_metadata(
+            context,
+            day.isoformat(),
             {
                 PARTITION_ROW_COUNT: int(rows.get(day, 0)),
                 "symbols": int(symbols.get(day, 0)),
                 "coverage": float(covered[day]),
             },
-            partition_key=day.isoformat(),
         )
 
 
@@ -333,65 +359,60 @@ def daily_prices(
     database: Database,
 ) -> dg.MaterializeResult:
     """Daily bars (``prices`` table), one partition per NYSE session. The partitions of a run
-    are replaced in one transaction. A session without any bar is an error (blocking check
-    ``prices_present_on_session`` names the date), never a holiday: holidays are no partition.
+    are replaced in one transaction, written :data:`PART_DAYS` calendar days of the source
+    at a time (a long backfill never copies all of its prices at once). A session without any
+    bar is an error (blocking check ``prices_present_on_session`` names the date), never a
+    holiday: holidays are no partition.
     A replacement that would delete stored prices the source lacks fails (and writes nothing)
     unless the run was started with ``--allow-removals``.
 
     Each partition records its own rows (``dagster/partition_row_count``), symbols and
     coverage; the figures of the whole run (partitions, sessions without prices, removals,
     lowest coverage) are recorded once, on the run's last partition. Freshness
-    (``prices_fresh``) is judged against the end the source declares for its data."""
+    (``prices_fresh``) is judged against the end the source declares for its data. The run's
+    source prices are released once written (no later step of a run reads them)."""
     days = partition_dates(context.partition_keys)
     first, last = days[0], days[-1]
-    frame = market_data.prices(first, last)
     table = Price.__table__
     allowed = removals_allowed(context.run.tags)
-
-    def progress(done: int, total: int) -> None:
-        context.log.info(f"daily_prices: wrote {done:,} of {total:,} rows")
-
+    constants = _stamp(market_data, "ingested_at")
     with database.transaction() as connection:
-        removed = check_price_removals(connection, frame, first, last, allowed=allowed)
-        replace_rows(
-            connection,
-            table,
-            frame,
-            table.c.date >= first,
-            table.c.date <= last,
-            constants=_stamp(market_data, "ingested_at"),
-            progress=progress,
+        removed = check_range_removals(
+            connection, _price_parts(market_data, first, last), first, last, allowed=allowed
         )
-    per_day = frame.groupby(frame["date"].dt.date).size()
-    unpriced = [d for d in days if d not in per_day.index]
+        connection.execute(table.delete().where(table.c.date >= first, table.c.date <= last))
+        parts, symbols, written = [], set(), 0
+        for _, part_last, frame in _price_parts(market_data, first, last):
+            written += insert_frame(connection, table, frame, constants=constants)
+            parts.append(_day_counts(frame))
+            symbols.update(frame["symbol"].unique())
+            context.log.info(f"daily_prices: wrote {written:,} rows (through {part_last})")
+    counts = pd.concat(parts)
+    unpriced = [d for d in days if d not in counts.index]
     coverage = checks.universe_coverage(database, first, last)
-    _record_days(context, frame, days, coverage)
-    context.add_asset_metadata(
+    _record_days(context, counts, days, coverage)
+    add_partition_metadata(
+        context,
+        last.isoformat(),
         {
             "run_partitions": len(days),
-            "run_rows": len(frame),
+            "run_rows": written,
             "run_sessions_without_prices": len(unpriced),
-            "run_symbols": int(frame["symbol"].nunique()),
+            "run_symbols": len(symbols),
             "removals_allowed": allowed,
             "stored_rows_removed": removed,
             "min_coverage_in_range": float(coverage["coverage"].min()) if len(coverage) else 0.0,
         },
-        partition_key=last.isoformat(),
     )
-    return dg.MaterializeResult(
-        metadata=source_metadata(market_data),
-        check_results=[
-            checks.prices_present_on_session(set(per_day.index), first, last),
-            checks.prices_unique_keys(database, first, last),
-            checks.prices_positive_closes(database, first, last),
-            checks.prices_cover_universe(database, first, last, config.min_coverage),
-            checks.prices_fresh(
-                database,
-                market_data.data_end(),
-                config.max_stale_sessions,
-            ),
-        ],
-    )
+    check_results = [
+        checks.prices_present_on_session(set(counts.index), first, last),
+        checks.prices_unique_keys(database, first, last),
+        checks.prices_positive_closes(database, first, last),
+        checks.prices_cover_universe(coverage, config.min_coverage),
+        checks.prices_fresh(database, market_data.data_end(), config.max_stale_sessions),
+    ]
+    market_data.release_prices()
+    return dg.MaterializeResult(metadata=source_metadata(market_data), check_results=check_results)
 
 
 @dg.asset(

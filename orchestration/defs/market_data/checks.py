@@ -121,11 +121,11 @@ def universe_coverage(database: Database, start: dt.date, end: dt.date) -> pd.Da
     )
 
 
-def prices_cover_universe(
-    database: Database, start: dt.date, end: dt.date, min_coverage: float
-) -> dg.AssetCheckResult:
-    """On every NYSE session in the range, at least ``min_coverage`` of the universe is priced."""
-    coverage = universe_coverage(database, start, end)
+def prices_cover_universe(coverage: pd.DataFrame, min_coverage: float) -> dg.AssetCheckResult:
+    """On every NYSE session in the range, at least ``min_coverage`` of the universe is priced.
+
+    ``coverage``: :func:`universe_coverage` of the range (the asset computes it once for its
+    per-partition metadata and this check)."""
     short = coverage.loc[coverage["coverage"] < min_coverage]
     lowest = float(coverage["coverage"].min()) if not coverage.empty else 1.0
     return dg.AssetCheckResult(

@@ -4,6 +4,7 @@ that lost its history is never silently refilled from nothing."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -88,7 +89,35 @@ def check_price_removals(
 ) -> int:
     """The number of stored rows the replacement deletes; raises :class:`PriceRemovalError`
     when there are any and they are not ``allowed``."""
-    removals = price_removals(connection, source, first, last)
+    return check_range_removals(connection, [(first, last, source)], first, last, allowed=allowed)
+
+
+SourcePart = tuple[dt.date, dt.date, pd.DataFrame]
+"""Consecutive dates ``(first, last)`` of a range and the source's prices on them."""
+
+
+def check_range_removals(
+    connection: Connection,
+    parts: Iterable[SourcePart],
+    first: dt.date,
+    last: dt.date,
+    *,
+    allowed: bool,
+) -> int:
+    """:func:`check_price_removals` of the range ``first`` … ``last`` given as consecutive
+    ``parts`` that cover it (each its dates and the source's prices on them), so a long
+    range is checked without holding all of its prices at once. The count and the message
+    are those of the whole range."""
+    found: list[pd.DataFrame] = []
+    dates_in_source: set[dt.date] = set()
+    for part_first, part_last, source in parts:
+        rows = price_removals(connection, source, part_first, part_last).rows
+        if len(rows):
+            found.append(rows)
+        dates_in_source.update(pd.DatetimeIndex(source["date"].unique()).date)
+    removals = Removals(
+        pd.concat(found, ignore_index=True) if found else pd.DataFrame({"date": [], "symbol": []})
+    )
     if removals.count and not allowed:
-        raise PriceRemovalError(removals.describe(first, last, set(source["date"].dt.date)))
+        raise PriceRemovalError(removals.describe(first, last, dates_in_source))
     return removals.count

@@ -170,6 +170,22 @@ def _record_range(
     )
 
 
+def rows_by_date(frame: pd.DataFrame) -> Iterator[tuple[pd.Timestamp, pd.DataFrame]]:
+    """``frame.groupby("calc_date", sort=True)`` without its copy of the whole frame: the rows
+    of a range run are appended in date order, so each date's rows are one slice (a frame
+    out of order is sorted stably first, which keeps each date's rows in their order)."""
+    dates = frame["calc_date"].to_numpy()
+    if len(dates) > 1 and not (dates[1:] >= dates[:-1]).all():
+        order = np.argsort(dates, kind="stable")
+        frame, dates = frame.iloc[order], dates[order]
+    if not len(dates):
+        return
+    starts = np.flatnonzero(np.r_[True, dates[1:] != dates[:-1]])
+    ends = [*starts[1:], len(dates)]
+    for start, end in zip(starts, ends, strict=True):
+        yield pd.Timestamp(dates[start]), frame.iloc[start:end]
+
+
 def _stale_mask(frame: pd.DataFrame, staleness: pd.DataFrame) -> np.ndarray:
     """Per row of ``frame`` (``calc_date``, ``symbol``): whether the symbol is stale then."""
     stale = staleness.loc[staleness["stale"]]
@@ -382,7 +398,7 @@ def position_betas(
         )
     frame = spool.kept()
     _record_skipped(context, history)
-    for as_of, rows in frame.groupby("calc_date", sort=True):
+    for as_of, rows in rows_by_date(frame):
         ok = rows.loc[rows["status"] == "ok"]
         _record(
             context,
@@ -881,21 +897,66 @@ def _har(window: pd.DataFrame, risk_model: RiskModel) -> pd.DataFrame:
     )
 
 
-VOL_KEPT_COLUMNS = (
-    "calc_date",
-    "kind",
+VOL_SHOWN_COLUMNS = [
     "symbol",
     "realized_vol_21d",
     "realized_vol_63d",
     "expected_vol_21d",
-    "forecast_capped",
-    "har_observations",
-    "har_status",
     "vol_trend",
     "vol_percentile",
-)
-"""Columns of ``position_volatility`` rows the asset reads after writing them (metadata,
-tables, checks); only these stay in memory during a range run."""
+    "har_status",
+]
+BOOK_VOL_COLUMNS = ["realized_vol_21d", "realized_vol_63d", "expected_vol_21d", "vol_percentile"]
+
+
+class _VolatilityDays:
+    """What ``volatility_forecasts`` reads of its rows after writing them, gathered a spooled
+    chunk at a time (:meth:`add`): per as-of date its row count, forecasts and stale symbols,
+    the portfolio's row, and every row of the run's last date (its table); the checks'
+    :class:`~orchestration.defs.risk.checks.VolatilityTally`. No row stays in memory."""
+
+    def __init__(self, last: pd.Timestamp | None) -> None:
+        self.last = last
+        self.tally = checks.VolatilityTally(DEFAULT_MAX_VOL)
+        self._counts: list[pd.DataFrame] = []
+        self._books: list[pd.DataFrame] = []
+        self._latest: list[pd.DataFrame] = []
+
+    def add(self, rows: pd.DataFrame) -> None:
+        self.tally.add(rows)
+        symbol = rows["kind"] == c.SYMBOL_KIND
+        status = rows["har_status"]
+        counts = pd.DataFrame(
+            {
+                "calc_date": rows["calc_date"],
+                "rows": 1,
+                "forecasts_ok": (symbol & (status == "ok")).astype(np.int64),
+                "stale_symbols": (symbol & (status == c.STALE_STATUS)).astype(np.int64),
+            }
+        )
+        self._counts.append(counts.groupby("calc_date").sum())
+        book = rows["kind"] == c.PORTFOLIO_KIND
+        self._books.append(rows.loc[book, ["calc_date", *BOOK_VOL_COLUMNS]])
+        self._latest.append(rows.loc[rows["calc_date"] == self.last, ["kind", *VOL_SHOWN_COLUMNS]])
+
+    def counts(self) -> pd.DataFrame:
+        """``rows, forecasts_ok, stale_symbols`` per as-of date (sorted index)."""
+        if not self._counts:
+            return pd.DataFrame(columns=["rows", "forecasts_ok", "stale_symbols"])
+        return pd.concat(self._counts).groupby(level=0).sum().sort_index()
+
+    def books(self) -> pd.DataFrame:
+        """The portfolio's row of each as-of date (index ``calc_date``)."""
+        if not self._books:
+            return pd.DataFrame(columns=BOOK_VOL_COLUMNS)
+        frame = pd.concat(self._books, ignore_index=True)
+        return frame.drop_duplicates("calc_date", keep="first").set_index("calc_date")
+
+    def latest(self) -> pd.DataFrame:
+        """Every row of the run's last as-of date."""
+        if not self._latest:
+            return pd.DataFrame(columns=["kind", *VOL_SHOWN_COLUMNS])
+        return pd.concat(self._latest, ignore_index=True)
 
 
 def _symbol_har(history: RiskHistory, dates: list, risk_model: RiskModel) -> Iterator[pd.DataFrame]:
@@ -1021,7 +1082,10 @@ def volatility_forecasts(
     history = _history(context, risk_model)
     dates = list(history.calc_dates)
     staleness = risk_model.staleness(history)
-    frames = RowSpool(VOL_KEPT_COLUMNS, transform=lambda rows: _mark_stale_vols(rows, staleness))
+    tallied = _VolatilityDays(dates[-1] if dates else None)
+    frames = RowSpool(
+        (), transform=lambda rows: _mark_stale_vols(rows, staleness), on_chunk=tallied.add
+    )
     holdings, portfolio = [], []
     if dates:
         vol_21 = rolling_realized_volatility(history.returns, c.SHORT_VOL_WINDOW).loc[dates]
@@ -1105,25 +1169,24 @@ def volatility_forecasts(
             table.c.calc_date <= last,
             constants={"computed_at": pd.Timestamp(utc_now())},
         )
-    rows = frames.kept()
     _record_skipped(context, history)
-    for as_of, day in rows.groupby("calc_date", sort=True):
-        book_row = day.loc[day["kind"] == c.PORTFOLIO_KIND].iloc[0]
-        symbols = day.loc[day["kind"] == c.SYMBOL_KIND]
+    books = tallied.books()
+    for as_of, day in tallied.counts().iterrows():
+        book_row = books.loc[as_of]
         _record(
             context,
-            as_of,
+            pd.Timestamp(as_of),
             {
                 "portfolio_vol_21d": _number(book_row["realized_vol_21d"]),
                 "portfolio_vol_63d": _number(book_row["realized_vol_63d"]),
                 "portfolio_forecast_vol": _number(book_row["expected_vol_21d"]),
                 "portfolio_vol_percentile": _number(book_row["vol_percentile"]),
-                "forecasts_ok": int((symbols["har_status"] == "ok").sum()),
-                "stale_symbols": int((symbols["har_status"] == c.STALE_STATUS).sum()),
+                "forecasts_ok": int(day["forecasts_ok"]),
+                "stale_symbols": int(day["stale_symbols"]),
             },
-            rows=len(day),
+            rows=int(day["rows"]),
         )
-    latest = rows.loc[rows["calc_date"] == rows["calc_date"].max()] if len(rows) else rows
+    latest = tallied.latest()
     held = set(holdings[-1]["symbol"]) if holdings else set()
     shown = latest.loc[(latest["kind"] == c.PORTFOLIO_KIND) | latest["symbol"].isin(held)]
     holdings_frame = (
@@ -1134,27 +1197,18 @@ def volatility_forecasts(
     portfolio_frame = pd.DataFrame(
         portfolio, columns=["calc_date", "window", "vol", "min_coverage"]
     )
-    columns = [
-        "symbol",
-        "realized_vol_21d",
-        "realized_vol_63d",
-        "expected_vol_21d",
-        "vol_trend",
-        "vol_percentile",
-        "har_status",
-    ]
-    _record_tables(context, history, {"portfolio_and_holdings": shown[columns]})
-    _record_range(context, history, len(rows))
+    _record_tables(context, history, {"portfolio_and_holdings": shown[VOL_SHOWN_COLUMNS]})
+    _record_range(context, history, len(frames))
     return dg.MaterializeResult(
         metadata={
             "har_min_observations": risk_model.har_min_observations,
             "history_days": risk_model.history_days,
         },
         check_results=[
-            checks.forecasts_within_bounds(rows, DEFAULT_MAX_VOL),
-            checks.percentiles_in_unit_interval(rows),
+            checks.forecasts_within_bounds(tallied.tally, DEFAULT_MAX_VOL),
+            checks.percentiles_in_unit_interval(tallied.tally),
             checks.portfolio_vol_at_most_weighted_vols(holdings_frame, portfolio_frame),
-            checks.forecasts_have_sufficient_data(rows),
+            checks.forecasts_have_sufficient_data(tallied.tally),
         ],
     )
 

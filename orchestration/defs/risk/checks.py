@@ -56,7 +56,8 @@ def market_beta_is_one(
 def betas_within_cap(betas: pd.DataFrame, cap: float) -> dg.AssetCheckResult:
     """Every ``ok`` beta is finite and within ±cap; a capped beta sits exactly on the cap and
     keeps its raw OLS value beyond it."""
-    ok = betas.loc[betas["status"] == "ok"]
+    columns = ["calc_date", "symbol", "beta", "beta_raw", "capped"]
+    ok = betas.loc[betas["status"] == "ok", columns]
     beta = ok["beta"].astype(np.float64)
     raw = ok["beta_raw"].astype(np.float64)
     capped = ok["capped"].astype(bool)
@@ -66,7 +67,7 @@ def betas_within_cap(betas: pd.DataFrame, cap: float) -> dg.AssetCheckResult:
         | (capped & ((beta.abs() != cap) | (raw.abs() <= cap)))
         | (~capped & (beta != raw))
     )
-    offenders = ok.loc[bad, ["calc_date", "symbol", "beta", "beta_raw", "capped"]]
+    offenders = ok.loc[bad, columns]
     return dg.AssetCheckResult(
         check_name=c.BETAS_WITHIN_CAP,
         passed=offenders.empty,
@@ -82,7 +83,7 @@ def betas_within_cap(betas: pd.DataFrame, cap: float) -> dg.AssetCheckResult:
 
 def betas_r_squared_in_unit_interval(betas: pd.DataFrame) -> dg.AssetCheckResult:
     """Every ``ok`` beta has an R² in [0, 1]."""
-    ok = betas.loc[betas["status"] == "ok"]
+    ok = betas.loc[betas["status"] == "ok", ["calc_date", "symbol", "r_squared"]]
     r2 = ok["r_squared"].astype(np.float64)
     offenders = ok.loc[~((r2 >= 0.0) & (r2 <= 1.0)), ["calc_date", "symbol", "r_squared"]]
     return dg.AssetCheckResult(
@@ -189,64 +190,160 @@ def effective_positions_at_most_positions(concentration: pd.DataFrame) -> dg.Ass
     )
 
 
-def forecasts_within_bounds(volatility: pd.DataFrame, max_vol: float) -> dg.AssetCheckResult:
+class VolatilityTally:
+    """What the volatility checks read of ``position_volatility`` rows, gathered a chunk of
+    rows at a time (:meth:`add`, in row order), so a range run need not keep its rows: counts,
+    the offending rows and the rows without a forecast on their latest date.
+
+    Parameters
+    ----------
+    max_vol
+        Upper bound of a forecast (annualised; 3 = 300%).
+    """
+
+    def __init__(self, max_vol: float) -> None:
+        self.max_vol = max_vol
+        self.forecasts_checked = 0
+        self.forecasts_capped = 0
+        self.percentiles_checked = 0
+        self.rows_without_forecast = 0
+        self._bounds: list[pd.DataFrame] = []
+        self._percentiles: list[pd.DataFrame] = []
+        self._statuses: dict[str, int] = {}
+        self._latest_short: list[pd.DataFrame] = []
+
+    @classmethod
+    def of(cls, volatility: pd.DataFrame, max_vol: float = 0.0) -> VolatilityTally:
+        """The tally of one frame of rows."""
+        tally = cls(max_vol)
+        tally.add(volatility)
+        return tally
+
+    def add(self, volatility: pd.DataFrame) -> None:
+        """Count the rows of ``volatility`` (columns ``calc_date, kind, symbol,
+        expected_vol_21d, forecast_capped, vol_percentile, har_status, har_observations``)."""
+        forecast = volatility["expected_vol_21d"].astype(np.float64)
+        made = forecast.notna()
+        bad = made & ~((forecast > 0.0) & (forecast <= self.max_vol))
+        self.forecasts_checked += int(made.sum())
+        self.forecasts_capped += int(volatility["forecast_capped"].astype(bool).sum())
+        self._bounds.append(
+            volatility.loc[bad, ["calc_date", "kind", "symbol", "expected_vol_21d"]]
+        )
+        pct = volatility["vol_percentile"].astype(np.float64)
+        self.percentiles_checked += int(pct.notna().sum())
+        out = pct.notna() & ~((pct >= 0.0) & (pct <= 1.0))
+        self._percentiles.append(
+            volatility.loc[out, ["calc_date", "kind", "symbol", "vol_percentile"]]
+        )
+        short = volatility.loc[
+            ~volatility["har_status"].isin(["ok", c.STALE_STATUS]),
+            ["calc_date", "kind", "symbol", "har_status", "har_observations"],
+        ]
+        if short.empty:
+            return
+        self.rows_without_forecast += len(short)
+        counts = short["har_status"].value_counts()
+        for status in pd.unique(short["har_status"]):
+            self._statuses[status] = self._statuses.get(status, 0) + int(counts[status])
+        latest = short["calc_date"].max()
+        if self._latest_short and latest < self._latest_short[0]["calc_date"].iloc[0]:
+            return
+        if self._latest_short and latest > self._latest_short[0]["calc_date"].iloc[0]:
+            self._latest_short = []
+        self._latest_short.append(short.loc[short["calc_date"] == latest])
+
+    def bound_offenders(self) -> pd.DataFrame:
+        """``calc_date, kind, symbol, expected_vol_21d`` of the forecasts out of bounds."""
+        return _joined(self._bounds, ["calc_date", "kind", "symbol", "expected_vol_21d"])
+
+    def percentile_offenders(self) -> pd.DataFrame:
+        """``calc_date, kind, symbol, vol_percentile`` of the percentiles outside [0, 1]."""
+        return _joined(self._percentiles, ["calc_date", "kind", "symbol", "vol_percentile"])
+
+    def statuses(self) -> pd.DataFrame:
+        """``status, count`` of the rows without a forecast, most frequent first (ties in
+        order of first appearance)."""
+        counts = pd.Series(self._statuses, dtype=np.int64, name="count")
+        counts = counts.sort_values(ascending=False, kind="stable")
+        return counts.rename_axis("status").reset_index()
+
+    def latest_short(self) -> pd.DataFrame:
+        """The rows without a forecast on the latest date that has any."""
+        return _joined(
+            self._latest_short, ["calc_date", "kind", "symbol", "har_status", "har_observations"]
+        )
+
+
+def _joined(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _tally(volatility: pd.DataFrame | VolatilityTally, max_vol: float = 0.0) -> VolatilityTally:
+    if isinstance(volatility, VolatilityTally):
+        return volatility
+    return VolatilityTally.of(volatility, max_vol)
+
+
+def forecasts_within_bounds(
+    volatility: pd.DataFrame | VolatilityTally, max_vol: float
+) -> dg.AssetCheckResult:
     """Every stored volatility forecast lies in (0, max_vol] (annualised; 3 = 300%).
 
     ``volatility``: the rows of ``position_volatility`` (``expected_vol_21d`` NULL where no
-    forecast could be made, which is not a violation).
+    forecast could be made, which is not a violation), or their :class:`VolatilityTally`
+    (made with the same ``max_vol``).
     """
-    forecast = volatility["expected_vol_21d"].astype(np.float64)
-    made = forecast.notna()
-    bad = made & ~((forecast > 0.0) & (forecast <= max_vol))
-    offenders = volatility.loc[bad, ["calc_date", "kind", "symbol", "expected_vol_21d"]]
+    tally = _tally(volatility, max_vol)
+    if tally.max_vol != max_vol:
+        raise ValueError(f"max_vol {max_vol} differs from the tally's {tally.max_vol}")
+    offenders = tally.bound_offenders()
     return dg.AssetCheckResult(
         check_name=c.FORECASTS_WITHIN_BOUNDS,
         passed=offenders.empty,
         metadata={
             "max_vol": max_vol,
-            "forecasts_checked": int(made.sum()),
-            "forecasts_capped": int(volatility["forecast_capped"].astype(bool).sum()),
+            "forecasts_checked": tally.forecasts_checked,
+            "forecasts_capped": tally.forecasts_capped,
             "violations": len(offenders),
             "examples": _dates_md(offenders),
         },
     )
 
 
-def percentiles_in_unit_interval(volatility: pd.DataFrame) -> dg.AssetCheckResult:
+def percentiles_in_unit_interval(
+    volatility: pd.DataFrame | VolatilityTally,
+) -> dg.AssetCheckResult:
     """Every stored volatility percentile lies in [0, 1] (NULL where undefined)."""
-    pct = volatility["vol_percentile"].astype(np.float64)
-    bad = pct.notna() & ~((pct >= 0.0) & (pct <= 1.0))
-    offenders = volatility.loc[bad, ["calc_date", "kind", "symbol", "vol_percentile"]]
+    tally = _tally(volatility)
+    offenders = tally.percentile_offenders()
     return dg.AssetCheckResult(
         check_name=c.PERCENTILES_IN_UNIT_INTERVAL,
         passed=offenders.empty,
         metadata={
-            "percentiles_checked": int(pct.notna().sum()),
+            "percentiles_checked": tally.percentiles_checked,
             "violations": len(offenders),
             "examples": _dates_md(offenders),
         },
     )
 
 
-def forecasts_have_sufficient_data(volatility: pd.DataFrame) -> dg.AssetCheckResult:
+def forecasts_have_sufficient_data(
+    volatility: pd.DataFrame | VolatilityTally,
+) -> dg.AssetCheckResult:
     """Warning: series without a HAR forecast (too little history, a missing return among the
     last 22 days, or a degenerate design); stored with their status, never dropped. Stale
     symbols are left to the warning ``symbols_fresh``."""
-    short = volatility.loc[~volatility["har_status"].isin(["ok", c.STALE_STATUS])]
-    latest = short.loc[short["calc_date"] == short["calc_date"].max()] if len(short) else short
+    tally = _tally(volatility)
+    short = tally.rows_without_forecast
     return dg.AssetCheckResult(
         check_name=c.FORECASTS_HAVE_SUFFICIENT_DATA,
-        passed=short.empty,
+        passed=short == 0,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "rows_without_forecast": len(short),
-            "by_status": dg.MetadataValue.md(
-                _md(short["har_status"].value_counts().rename_axis("status").reset_index())
-            ),
-            "latest_date": _dates_md(
-                latest[["calc_date", "kind", "symbol", "har_status", "har_observations"]],
-                limit=30,
-            ),
+            "rows_without_forecast": short,
+            "by_status": dg.MetadataValue.md(_md(tally.statuses())),
+            "latest_date": _dates_md(tally.latest_short(), limit=30),
         },
     )
 

@@ -164,6 +164,60 @@ class TestVolatilityChecks:
         assert checks.forecasts_have_sufficient_data(_volatility().iloc[:3]).passed
 
 
+class TestVolatilityTally:
+    """The checks of a range run read a tally gathered chunk by chunk (hand-worked counts)."""
+
+    @staticmethod
+    def _chunks() -> list[pd.DataFrame]:
+        frame = _volatility(
+            {
+                (0, "expected_vol_21d"): 3.5,
+                (1, "vol_percentile"): 1.5,
+                (0, "har_status"): "degenerate",
+                (1, "har_status"): "insufficient_data",
+            }
+        )
+        return [frame.iloc[:2], frame.iloc[2:]]
+
+    def _tally(self) -> checks.VolatilityTally:
+        tally = checks.VolatilityTally(3.0)
+        for chunk in self._chunks():
+            tally.add(chunk)
+        return tally
+
+    def test_bounds_and_percentiles_count_every_chunk(self) -> None:
+        bounds = checks.forecasts_within_bounds(self._tally(), 3.0)
+        assert not bounds.passed
+        assert bounds.metadata["forecasts_checked"].value == 3  # rows 0, 1, 2 (row 3 NaN)
+        assert bounds.metadata["forecasts_capped"].value == 1
+        assert bounds.metadata["violations"].value == 1
+        assert "3.5" in bounds.metadata["examples"].value
+        percentiles = checks.percentiles_in_unit_interval(self._tally())
+        assert percentiles.metadata["percentiles_checked"].value == 3
+        assert percentiles.metadata["violations"].value == 1
+        with pytest.raises(ValueError, match="max_vol"):
+            checks.forecasts_within_bounds(self._tally(), 2.0)
+
+    def test_short_rows_keep_counts_and_the_latest_date(self) -> None:
+        result = checks.forecasts_have_sufficient_data(self._tally())
+        assert not result.passed
+        assert result.metadata["rows_without_forecast"].value == 3
+        by_status = result.metadata["by_status"].value.splitlines()
+        # most frequent first: rows 1 and 3 are insufficient_data, row 0 degenerate
+        assert "insufficient_data" in by_status[2] and "2" in by_status[2]
+        assert "degenerate" in by_status[3] and "1" in by_status[3]
+        latest = result.metadata["latest_date"].value
+        # rows 1 and 3 (2024-03-05), not row 0 (2024-03-04, an earlier chunk)
+        assert latest.count("2024-03-05") == 2 and "2024-03-04" not in latest
+
+    def test_an_empty_tally_passes(self) -> None:
+        tally = checks.VolatilityTally(3.0)
+        assert checks.forecasts_within_bounds(tally, 3.0).passed
+        assert checks.percentiles_in_unit_interval(tally).passed
+        result = checks.forecasts_have_sufficient_data(tally)
+        assert result.passed and result.metadata["by_status"].value == "_none_"
+
+
 class TestPortfolioVolCheck:
     @staticmethod
     def _frames(portfolio_vol: float, weights=(0.6, 0.4), coverage: float = 1.0):
