@@ -155,7 +155,7 @@ def _with_policy(
         writes = {database_kind} if catalog.ASSET_TABLES.get(key) else set()
         return spec.replace_attributes(
             code_version=code_version,
-            kinds=(spec.kinds - {"sql"}) | writes | {"pandas"},
+            kinds=spec.kinds | writes | {"pandas"},
         ).merge_attributes(
             owners=[catalog.OWNER],
             metadata={**notice, **catalog.table_metadata(key)},

@@ -533,13 +533,23 @@ def _demo_basket(database: AppDatabase) -> str:
     return DEMO_BASKET
 
 
+def _execute_through_sensor(settings: Settings, database: AppDatabase, group_id: int) -> list:
+    """Approve the demo's group ``group_id`` and let the approval sensor (evaluated once here,
+    its run executed in-process) execute it; the sensor's launches."""
+    from orchestration.cli.runs import instance_for, run_sensor_once
+    from orchestration.definitions import build_definitions
+
+    approval = approve_basket_trade(database, group_id, source="demo")
+    progress(f"  {approval.message}; evaluating {c.TRADE_APPROVAL_SENSOR} once")
+    return run_sensor_once(
+        build_definitions(settings), instance_for(settings), c.TRADE_APPROVAL_SENSOR
+    )
+
+
 def demo_basket_trade(settings: Settings) -> dict[str, object]:
     """The demo's trading step: preview a basket buy on the paper broker, approve it, and
     execute it through the approval sensor (evaluated once here, its run executed in-process).
     Skipped unless the broker is the paper broker: a demo never trades a real account."""
-    from orchestration.cli.runs import instance_for, run_sensor_once
-    from orchestration.definitions import build_definitions
-
     if settings.broker != "paper":
         return {"skipped": f"PORTFOLIO_BROKER={settings.broker}: the demo trades on paper only"}
     started = time.perf_counter()
@@ -556,11 +566,7 @@ def demo_basket_trade(settings: Settings) -> dict[str, object]:
             trading=settings.trading,
             source="demo",
         )
-    approval = approve_basket_trade(database, group.id, source="demo")
-    progress(f"  {approval.message}; evaluating {c.TRADE_APPROVAL_SENSOR} once")
-    launches = run_sensor_once(
-        build_definitions(settings), instance_for(settings), c.TRADE_APPROVAL_SENSOR
-    )
+    launches = _execute_through_sensor(settings, database, group.id)
     group = read_group(database, group.id)
     seconds = time.perf_counter() - started
     filled = sum(leg.status.value == "filled" for leg in group.legs)
@@ -597,9 +603,6 @@ def demo_round_trip(settings: Settings, bought: TradeGroup) -> dict[str, object]
     (the trade group keeps its name). A basket sell of value
     V sells floor(V / p) shares whatever else is held, so V = (floor(q / 2) + 1/2) * p sells
     exactly half (rounded down) of the q shares bought, never more than the buy opened."""
-    from orchestration.cli.runs import instance_for, run_sensor_once
-    from orchestration.definitions import build_definitions
-
     started = time.perf_counter()
     database = _database(settings)
     held = set(database.read_frame("SELECT DISTINCT symbol FROM portfolio_positions")["symbol"])
@@ -632,11 +635,7 @@ def demo_round_trip(settings: Settings, bought: TradeGroup) -> dict[str, object]
                 trading=settings.trading,
                 source="demo",
             )
-        approval = approve_basket_trade(database, group.id, source="demo")
-        progress(f"  {approval.message}; evaluating {c.TRADE_APPROVAL_SENSOR} once")
-        launches = run_sensor_once(
-            build_definitions(settings), instance_for(settings), c.TRADE_APPROVAL_SENSOR
-        )
+        launches = _execute_through_sensor(settings, database, group.id)
     finally:
         # the one-symbol basket only carried the sale; the trade group keeps its name
         basket_store.delete_basket(database, DEMO_ROUND_TRIP_BASKET)

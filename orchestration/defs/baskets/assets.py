@@ -100,7 +100,6 @@ def _latest_price_date(database: Database) -> dt.date:
     group_name=c.BASKETS,
     partitions_def=BASKET_PARTITIONS,
     deps=[baskets, LATEST_RETURNS],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.BASKET_WEIGHTS_SUM_TO_ONE,
@@ -308,7 +307,6 @@ def _analytics_metadata(analytics: BasketAnalytics) -> dict[str, object]:
     group_name=c.BASKETS,
     partitions_def=BASKET_PARTITIONS,
     deps=[basket_returns, "portfolio_positions", LATEST_RETURNS],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.BASKET_ANALYTICS_FINITE,

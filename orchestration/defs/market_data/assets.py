@@ -178,7 +178,7 @@ def market_data_snapshot(
     )
 
 
-@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot])
 def instruments(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
     """Symbols with name, GICS sector, industry, market cap, asset type and currency.
 
@@ -208,7 +208,7 @@ def instruments(market_data: MarketDataSource, database: Database) -> dg.Materia
     )
 
 
-@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot])
 def benchmark_sector_weights(
     market_data: MarketDataSource, database: Database
 ) -> dg.MaterializeResult:
@@ -234,7 +234,7 @@ def benchmark_sector_weights(
     )
 
 
-@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot], kinds={"sql"})
+@dg.asset(group_name=c.MARKET_DATA, deps=[market_data_snapshot])
 def etf_holdings(market_data: MarketDataSource, database: Database) -> dg.MaterializeResult:
     """Holdings of each ETF by ``asof_date`` (weights of the fund; cash excluded); the data
     version is a hash of the rows (an unchanged load keeps ``sector_exposure`` in sync)."""
@@ -316,7 +316,6 @@ def _record_days(
     partitions_def=TRADING_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[market_data_snapshot, instruments],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.PRICES_PRESENT_ON_SESSION,

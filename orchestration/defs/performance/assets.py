@@ -23,7 +23,7 @@ RECENT_ROWS = 20
 REALIZED_PNL_RECONCILES = checks.REALIZED_PNL_RECONCILES
 
 
-@dg.asset(group_name=c.TRADING, kinds={"sql"}, pool=c.BROKER_DATA_POOL)
+@dg.asset(group_name=c.TRADING, pool=c.BROKER_DATA_POOL)
 def transactions(database: Database, broker_data: BrokerConnection) -> dg.MaterializeResult:
     """Every execution the book has had (the system of record), recorded idempotently by
     (account, trade_id): here the broker's fills (the paper ledger, or IB ``reqExecutions``:
@@ -73,7 +73,6 @@ def _fifo(database: Database) -> tuple[pd.DataFrame, FifoResult, dict[str, str]]
 @dg.asset(
     group_name=c.TRADING,
     deps=[transactions, "instruments"],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             REALIZED_PNL_RECONCILES,
@@ -134,7 +133,7 @@ def _numbers(section: dict, keys: dict[str, str]) -> dict[str, float]:
     return {label: float(section[key]) for label, key in keys.items() if section[key] is not None}
 
 
-@dg.asset(group_name=c.TRADING, deps=[realized_trades], kinds={"sql"})
+@dg.asset(group_name=c.TRADING, deps=[realized_trades])
 def trading_performance(
     context: dg.AssetExecutionContext, database: Database
 ) -> dg.MaterializeResult:
@@ -180,7 +179,7 @@ def trading_performance(
     )
 
 
-@dg.asset(group_name=c.TRADING, deps=[transactions, "daily_prices", "instruments"], kinds={"sql"})
+@dg.asset(group_name=c.TRADING, deps=[transactions, "daily_prices", "instruments"])
 def positions_pnl(context: dg.AssetExecutionContext, database: Database) -> dg.MaterializeResult:
     """Open positions (the FIFO open lots per account, currency and symbol) at the latest
     close: direction, shares, entry price, current price, gross and net exposure, unrealized

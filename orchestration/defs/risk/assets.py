@@ -329,7 +329,6 @@ def _mark_stale_betas(frame: pd.DataFrame, stale: np.ndarray) -> pd.DataFrame:
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[returns_panel],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.MARKET_BETA_IS_ONE,
@@ -461,7 +460,6 @@ def position_betas(
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[returns_panel, portfolio_positions],
-    kinds={"sql"},
 )
 def portfolio_returns(
     context: dg.AssetExecutionContext, risk_model: RiskModel, database: Database
@@ -539,7 +537,6 @@ def _stored_betas(
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[position_betas, portfolio_returns],
-    kinds={"sql"},
 )
 def portfolio_beta(
     context: dg.AssetExecutionContext, risk_model: RiskModel, database: Database
@@ -653,7 +650,6 @@ def _holdings_at(frame: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[returns_panel, portfolio_positions, instruments, benchmark_sector_weights, etf_holdings],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.SECTOR_WEIGHTS_SUM_TO_ONE,
@@ -815,7 +811,6 @@ def sector_exposure(
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[returns_panel, portfolio_positions],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.EFFECTIVE_POSITIONS_AT_MOST_POSITIONS,
@@ -1034,7 +1029,6 @@ def _mark_stale_vols(rows: pd.DataFrame, staleness: pd.DataFrame) -> pd.DataFram
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[returns_panel, portfolio_returns],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.FORECASTS_WITHIN_BOUNDS,
@@ -1247,7 +1241,6 @@ def _stale_holdings(risk_model: RiskModel, history: RiskHistory) -> pd.DataFrame
     partitions_def=TRADING_DAYS,
     backfill_policy=SINGLE_RUN,
     deps=[portfolio_beta, sector_exposure, concentration, portfolio_returns, volatility_forecasts],
-    kinds={"sql"},
     check_specs=[
         dg.AssetCheckSpec(
             c.SYMBOLS_FRESH,

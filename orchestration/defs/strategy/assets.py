@@ -68,7 +68,7 @@ def _stored(database: Database, table, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame([tuple(row) for row in rows], columns=columns)
 
 
-@dg.asset(group_name=c.STRATEGY, partitions_def=TRADING_DAYS, kinds={"sql", "pandas"})
+@dg.asset(group_name=c.STRATEGY, partitions_def=TRADING_DAYS)
 def etf_universe(
     context: dg.AssetExecutionContext,
     database: Database,
@@ -139,7 +139,6 @@ def _scoring_inputs(
     group_name=c.STRATEGY,
     partitions_def=TRADING_DAYS,
     deps=[etf_universe],
-    kinds={"sql", "pandas"},
 )
 def factor_scores(
     context: dg.AssetExecutionContext,
@@ -187,7 +186,6 @@ def factor_scores(
     group_name=c.STRATEGY,
     partitions_def=TRADING_DAYS,
     deps=[factor_scores],
-    kinds={"sql", "pandas"},
 )
 def target_portfolio(
     context: dg.AssetExecutionContext,
@@ -246,7 +244,6 @@ def target_portfolio(
     group_name=c.STRATEGY,
     partitions_def=TRADING_DAYS,
     deps=[target_portfolio],
-    kinds={"sql", "pandas"},
 )
 def backtest_results(
     context: dg.AssetExecutionContext,
@@ -342,7 +339,6 @@ def _cleanup(
     group_name=c.STRATEGY,
     partitions_def=TRADING_DAYS,
     deps=[target_portfolio],
-    kinds={"sql", "pandas"},
     pool=c.BROKER_DATA_POOL,
 )
 def trade_plan(

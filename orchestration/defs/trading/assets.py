@@ -17,7 +17,7 @@ from orchestration.storage.bulk import replace_rows
 from orchestration.storage.models import PortfolioPosition
 
 
-@dg.asset(group_name=c.TRADING, deps=[instruments], kinds={"sql"}, pool=c.BROKER_DATA_POOL)
+@dg.asset(group_name=c.TRADING, deps=[instruments], pool=c.BROKER_DATA_POOL)
 def portfolio_positions(
     positions_source: PositionsSource, database: Database
 ) -> dg.MaterializeResult:
@@ -59,7 +59,6 @@ def portfolio_positions(
 @dg.asset(
     group_name=c.TRADING,
     deps=[portfolio_positions],
-    kinds={"sql"},
     pool=c.BROKER_DATA_POOL,
     check_specs=[
         dg.AssetCheckSpec(

@@ -162,7 +162,9 @@ def test_preview_creates_one_leg_per_ticker(market):
             leg.quantity * price + max(1.0, 0.01 * leg.quantity)
         )
         assert leg.status == "pending"
-        assert leg.expires_at - leg.previewed_at == dt.timedelta(seconds=300)
+        # each leg's quote is valid for the configured preview lifetime (a setting, not a speed)
+        lifetime = leg.expires_at - leg.previewed_at
+        assert lifetime.total_seconds() == trading().preview_ttl_seconds
     assert group.estimated_cost == pytest.approx(sum(leg.estimated_cost for leg in group.legs))
     spent = sum(q * close(s) for q, s in zip(BUY_QUANTITIES, SYMBOLS, strict=False))
     # 9,851 at the close; the what-if adds 10 bps of slippage and a 1.00 commission per leg
